@@ -1,0 +1,24 @@
+import { Command } from 'commander';
+import { VERSION } from '../version';
+import { auditCommand } from './commands/audit';
+import { importCommand } from './commands/import';
+import { inspectCommand } from './commands/inspect';
+import { startCommand } from './commands/start';
+
+/** Builds the `certfleet` command tree. Every command has `--help`. */
+export function buildCli(): Command {
+  const program = new Command('certfleet')
+    .description('CertFleet: TLS certificate lifecycle manager (controller CLI)')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError()
+    .enablePositionalOptions();
+  program.addCommand(startCommand());
+  program.addCommand(inspectCommand());
+  program.addCommand(importCommand());
+  program.addCommand(auditCommand());
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildCli().parseAsync(argv);
+}

@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { CertFleetError, systemClock, type Clock } from '@certfleet/shared';
+import type { ControllerConfig } from './config/config';
+import { ensureHome, homeLayout } from './config/home';
+import { buildApp } from './http/app';
+import { createLogger, redactUrl } from './logger';
+import { startScheduler, type Scheduler } from './scheduler/scheduler';
+import { loadOrCreateMasterKey, readMasterKey, type MasterKey } from './secrets/master-key';
+import { bootstrap } from './services/bootstrap-service';
+import type { ServiceContext } from './services/context';
+import { ensureDatabase, openDatabase, withDatabase, type Database } from './storage/database';
+import { startEmbeddedPostgres, type RunningPostgres } from './storage/embedded-postgres';
+import { PrivateKeyEntity } from './storage/entities';
+import { VERSION } from './version';
+
+export const EMBEDDED_DATABASE = 'certfleet';
+
+export interface ConnectedStore {
+  db: Database;
+  masterKey: MasterKey;
+  pg: RunningPostgres | null;
+  close(): Promise<void>;
+}
+
+/** Resolves the database URL: DATABASE_URL, or the embedded PostgreSQL under CERTFLEET_HOME (started here). */
+export async function connectDatabase(config: ControllerConfig, log: Logger): Promise<{ url: string; pg: RunningPostgres | null }> {
+  if (config.databaseUrl) return { url: config.databaseUrl, pg: null };
+  const layout = homeLayout(config.home);
+  const t0 = Date.now();
+  const pg = await startEmbeddedPostgres({
+    dataDir: layout.pgDataDir,
+    passwordFile: layout.pgPasswordFile,
+    locationFile: layout.pgLocationFile,
+    onLog: (line) => log.debug({ pg: line }, 'postgres'),
+  });
+  try {
+    await ensureDatabase(pg.adminUrl, EMBEDDED_DATABASE);
+  } catch (err) {
+    await pg.stop();
+    throw err;
+  }
+  log.info({ ms: Date.now() - t0, port: pg.port, dataDir: pg.dataDir, attached: !pg.owned }, 'embedded PostgreSQL ready');
+  return { url: withDatabase(pg.adminUrl, EMBEDDED_DATABASE), pg };
+}
+
+/**
+ * Opens the repository: database (migrated) and master key. A master key is created only for an empty
+ * repository; an existing repository without its key is refused (CF_KEK_MISSING), since nothing could decrypt.
+ */
+export async function openStore(config: ControllerConfig, log: Logger, options: { createMasterKey?: boolean } = {}): Promise<ConnectedStore> {
+  const layout = homeLayout(config.home);
+  ensureHome(layout);
+  const { url, pg } = await connectDatabase(config, log);
+  let db: Database | undefined;
+  try {
+    db = await openDatabase(url);
+    log.info({ database: redactUrl(url) }, 'database migrated');
+    let masterKey: MasterKey;
+    if (fs.existsSync(layout.masterKeyFile)) {
+      masterKey = readMasterKey(layout.masterKeyFile);
+    } else {
+      const keys = await db.em().count(PrivateKeyEntity, {});
+      if (keys > 0 || options.createMasterKey === false) {
+        throw new CertFleetError('CF_KEK_MISSING', `master key ${layout.masterKeyFile} is missing but the database holds ${keys} encrypted key(s); restore the master key file`);
+      }
+      masterKey = loadOrCreateMasterKey(layout.masterKeyFile).masterKey;
+      log.info({ file: layout.masterKeyFile, kekId: masterKey.id }, 'master key created (mode 0600)');
+    }
+    const opened = db;
+    return {
+      db: opened,
+      masterKey,
+      pg,
+      close: async () => {
+        await opened.close();
+        await pg?.stop();
+      },
+    };
+  } catch (err) {
+    await db?.close();
+    await pg?.stop();
+    throw err;
+  }
+}
+
+export interface RunningController {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  ctx: ServiceContext;
+  caCertificatePem: string;
+  initialAdmin: { username: string; password: string } | null;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** Called with the generated admin password on the very first start (printed once by the CLI). */
+  onInitialAdmin?: (admin: { username: string; password: string }) => void;
+}
+
+/** Starts the controller: repository, first-start bootstrap, background jobs, HTTPS API. */
+export async function startController(config: ControllerConfig, options: StartOptions = {}): Promise<RunningController> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const t0 = Date.now();
+  const store = await openStore(config, log);
+  let scheduler: Scheduler | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    const ctx: ServiceContext = { db: store.db, masterKey: store.masterKey, clock: options.clock ?? systemClock, log };
+    const boot = await bootstrap(ctx, config.publicHostnames);
+    if (boot.caCreated) log.info('built-in root CA created');
+    if (boot.consoleCertificate.renewed) log.info('console TLS certificate issued by the built-in CA');
+    if (boot.initialAdmin) options.onInitialAdmin?.(boot.initialAdmin);
+    scheduler = await startScheduler(store.db.url, ctx, log);
+    app = await buildApp({
+      ctx,
+      version: VERSION,
+      https: { key: boot.consoleCertificate.privateKeyPem, cert: [boot.consoleCertificate.certificatePem, ...boot.consoleCertificate.chainPem].join('') },
+      isReady: async () => store.db.orm.isConnected(),
+    });
+    await app.listen({ port: config.httpsPort, host: config.httpsHost });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.httpsPort;
+    const url = `https://127.0.0.1:${port}`;
+    log.info({ url, ms: Date.now() - t0, version: VERSION }, 'controller listening');
+    const running = app;
+    const sched = scheduler;
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      app: running,
+      ctx,
+      caCertificatePem: boot.consoleCertificate.chainPem[boot.consoleCertificate.chainPem.length - 1] ?? '',
+      initialAdmin: boot.initialAdmin,
+      stop: () =>
+        (stopping ??= (async () => {
+          await running.close();
+          await sched.stop();
+          await store.close();
+          log.info('controller stopped');
+        })()),
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await scheduler?.stop().catch(() => undefined);
+    await store.close();
+    throw err;
+  }
+}

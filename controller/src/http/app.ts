@@ -1,0 +1,71 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ServiceContext } from '../services/context';
+import { authenticate } from '../services/auth-service';
+import { errorHandler } from './error-handler';
+import { buildOpenApi } from './openapi';
+import { addRoute, type AnyRouteSpec } from './route';
+import { authRoutes } from './routes/auth';
+import { certificateRoutes } from './routes/certificates';
+import { definitionRoutes } from './routes/definitions';
+import { documentRoutes } from './routes/documents';
+import { historyRoutes } from './routes/histories';
+import { keyRoutes } from './routes/keys';
+import { providerAccountRoutes } from './routes/provider-accounts';
+import { requestRoutes } from './routes/requests';
+import type { AddRoute } from './routes/types';
+
+export interface AppOptions {
+  ctx: ServiceContext;
+  version: string;
+  /** TLS material for HTTPS; omitted in `inject()` tests. */
+  https?: { key: string; cert: string };
+  /** Readiness: database reachable and migrations applied. */
+  isReady: () => Promise<boolean>;
+}
+
+const routeModules = [authRoutes, definitionRoutes, requestRoutes, certificateRoutes, keyRoutes, documentRoutes, providerAccountRoutes, historyRoutes];
+
+/**
+ * Builds the controller's HTTP app (health, REST API under /api/v1, OpenAPI at /api/openapi.json) without listening,
+ * so tests can use `app.inject()` (fastify's testing pattern). Request logs never include bodies or the
+ * Authorization header.
+ */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.ctx.log,
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
+    trustProxy: false,
+    bodyLimit: 1024 * 1024,
+  }) as unknown as FastifyInstance;
+  app.setErrorHandler(errorHandler);
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('strict-transport-security', 'max-age=31536000');
+    reply.header('x-frame-options', 'DENY');
+  });
+  app.addHook('preHandler', async (req) => {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ')) {
+      try {
+        req.user = await authenticate(opts.ctx, auth.slice(7).trim());
+      } catch {
+        req.user = undefined; // routes that need a user answer CF_UNAUTHORIZED
+      }
+    }
+  });
+
+  const registry: AnyRouteSpec[] = [];
+  const add: AddRoute = (spec) => addRoute(app, registry, spec);
+  for (const mod of routeModules) mod(add, { ctx: opts.ctx });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = await opts.isReady().catch(() => false);
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready' });
+  });
+  const openapi = buildOpenApi(registry, opts.version);
+  app.get('/api/openapi.json', async () => openapi);
+  return app;
+}

@@ -1,0 +1,64 @@
+import crypto from 'node:crypto';
+import { z } from 'zod';
+import { CertFleetError } from '@certfleet/shared';
+import type { Certificate } from '../domain/certificate';
+import type { Em } from '../storage/database';
+import { CertificateEntity, DefinitionEntity, DeploymentHistoryEntity } from '../storage/entities';
+import { appendAudit } from './audit-service';
+import type { Actor, ServiceContext } from './context';
+import { parseInput } from './definition-service';
+
+export const certificateListQuerySchema = z
+  .object({
+    definitionId: z.uuid().optional(),
+    current: z.enum(['true', 'false']).optional(),
+    expiringWithinDays: z.coerce.number().int().min(0).max(3650).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
+
+export async function listCertificates(em: Em, raw: unknown, now: Date): Promise<{ items: Certificate[]; total: number }> {
+  const q = parseInput(certificateListQuerySchema, raw, 'certificate.list');
+  const where: Record<string, unknown> = {};
+  if (q.definitionId) where.definitionId = q.definitionId;
+  if (q.current) where.isCurrent = q.current === 'true';
+  if (q.expiringWithinDays !== undefined) where.notAfter = { $lte: new Date(now.getTime() + q.expiringWithinDays * 86_400_000) };
+  const [items, total] = await em.findAndCount(CertificateEntity, where, { orderBy: { notAfter: 'asc', id: 'asc' }, limit: q.limit, offset: q.offset });
+  return { items, total };
+}
+
+export async function getCertificate(em: Em, id: string): Promise<Certificate> {
+  const cert = z.uuid().safeParse(id).success ? await em.findOne(CertificateEntity, { id }) : null;
+  if (!cert) throw new CertFleetError('CF_NOT_FOUND', `certificate: ${id} not found`);
+  return cert;
+}
+
+/**
+ * Makes a certificate the current one of its definition (SPEC R3) and opens a pending deployment record for every
+ * deploy target of the definition (delivery itself comes with the agents). Idempotent for the current certificate.
+ */
+export async function makeCurrent(ctx: ServiceContext, id: string, actor: Actor): Promise<Certificate> {
+  return ctx.db.em().transactional(async (em) => {
+    const now = ctx.clock.now();
+    const cert = await getCertificate(em, id);
+    if (cert.isCurrent) return cert;
+    const def = await em.findOneOrFail(DefinitionEntity, { id: cert.definitionId });
+    await em.nativeUpdate(CertificateEntity, { definitionId: cert.definitionId, isCurrent: true }, { isCurrent: false });
+    cert.isCurrent = true;
+    for (const target of def.deployTargets) {
+      em.persist(
+        em.create(DeploymentHistoryEntity, {
+          id: crypto.randomUUID(),
+          certificateId: cert.id,
+          target: `${target.serverType}:${target.serverName}`,
+          status: 'pending',
+          message: 'certificate made current; waiting for delivery',
+          at: now,
+        })
+      );
+    }
+    await appendAudit(em, { actor, action: 'certificate.made_current', targetType: 'certificate', targetId: cert.id, details: { definitionId: cert.definitionId } }, now);
+    return cert;
+  });
+}

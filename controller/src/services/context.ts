@@ -1,0 +1,15 @@
+import type { Logger } from 'pino';
+import type { Clock } from '@certfleet/shared';
+import type { MasterKey } from '../secrets/master-key';
+import type { Database } from '../storage/database';
+
+/** What every service needs: the database, the master key (KEK), a clock and a logger. Built once in main. */
+export interface ServiceContext {
+  db: Database;
+  masterKey: MasterKey;
+  clock: Clock;
+  log: Logger;
+}
+
+/** Who performs an action, for the audit log: `user:<name>`, `cli:<os user>`, `system`. */
+export type Actor = string;

@@ -1,0 +1,38 @@
+import { CertificateAuthorityEntity, SettingEntity } from './certificate-authority.entity';
+import { CertificateEntity } from './certificate.entity';
+import { DefinitionEntity } from './definition.entity';
+import { DocumentEntity } from './document.entity';
+import { AuditEventEntity, DeploymentHistoryEntity, MonitoringHistoryEntity, PurchaseHistoryEntity } from './history.entity';
+import { PrivateKeyEntity } from './private-key.entity';
+import { ProviderAccountEntity } from './provider-account.entity';
+import { RequestEntity, RequestStatusChangeEntity } from './request.entity';
+import { ApiSessionEntity, UserEntity } from './user.entity';
+
+export * from './certificate-authority.entity';
+export * from './certificate.entity';
+export * from './definition.entity';
+export * from './document.entity';
+export * from './history.entity';
+export * from './private-key.entity';
+export * from './provider-account.entity';
+export * from './request.entity';
+export * from './user.entity';
+
+/** Every entity, listed explicitly (no folder scanning: works in bundles and single executables). */
+export const allEntities = [
+  DefinitionEntity,
+  RequestEntity,
+  RequestStatusChangeEntity,
+  CertificateEntity,
+  PrivateKeyEntity,
+  DocumentEntity,
+  ProviderAccountEntity,
+  PurchaseHistoryEntity,
+  DeploymentHistoryEntity,
+  MonitoringHistoryEntity,
+  AuditEventEntity,
+  UserEntity,
+  ApiSessionEntity,
+  CertificateAuthorityEntity,
+  SettingEntity,
+];

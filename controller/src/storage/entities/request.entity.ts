@@ -1,0 +1,36 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { CertificateRequest, RequestStatusChange } from '../../domain/request';
+
+export const RequestEntity = new EntitySchema<CertificateRequest>({
+  name: 'CertificateRequest',
+  tableName: 'certificate_requests',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    definitionId: { kind: 'm:1', entity: 'CertificateDefinition', mapToPk: true, fieldName: 'definition_id', deleteRule: 'cascade', index: true },
+    kind: { type: 'string', length: 20 },
+    status: { type: 'string', length: 30 },
+    privateKeyId: { kind: 'm:1', entity: 'PrivateKeyRow', mapToPk: true, nullable: true, fieldName: 'private_key_id', deleteRule: 'set null' },
+    csrPem: { type: 'text', nullable: true },
+    productId: { type: 'string', length: 100, nullable: true },
+    providerAccountId: { kind: 'm:1', entity: 'ProviderAccountRow', mapToPk: true, nullable: true, fieldName: 'provider_account_id', deleteRule: 'set null' },
+    orderNumber: { type: 'string', length: 200, nullable: true },
+    orderDate: { type: 'datetime', columnType: 'timestamptz', nullable: true },
+    waitingFor: { type: 'text', nullable: true },
+    createdAt: { type: 'datetime', columnType: 'timestamptz' },
+    updatedAt: { type: 'datetime', columnType: 'timestamptz' },
+  },
+});
+
+export const RequestStatusChangeEntity = new EntitySchema<RequestStatusChange>({
+  name: 'RequestStatusChange',
+  tableName: 'request_status_history',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    requestId: { kind: 'm:1', entity: 'CertificateRequest', mapToPk: true, fieldName: 'request_id', deleteRule: 'cascade', index: true },
+    fromStatus: { type: 'string', length: 30, nullable: true },
+    toStatus: { type: 'string', length: 30 },
+    note: { type: 'text', nullable: true },
+    actor: { type: 'string', length: 200 },
+    at: { type: 'datetime', columnType: 'timestamptz' },
+  },
+});

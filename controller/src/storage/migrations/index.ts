@@ -1,0 +1,10 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261125201629_initial } from './Migration20261125201629_initial';
+
+/**
+ * Every migration, in order, listed explicitly so that bundles and single executables need no folder scanning.
+ * New migrations are created with `npm run migration:create -w controller -- name` and appended here.
+ */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261125201629_initial', class: Migration20261125201629_initial },
+];

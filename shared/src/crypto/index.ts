@@ -1,0 +1,2 @@
+export * from './key-spec';
+export * from './keys';

@@ -1,0 +1,81 @@
+/**
+ * The one error type of CertFleet. Callers branch on `code`, never on `instanceof` of a subclass.
+ *
+ * Codes are stable (`CF_<AREA>_<WHAT>`) and documented in `docs/errors.md`. Each transport edge maps every
+ * code exhaustively (`Record<ErrorCode, …>`), so adding a code without a mapping does not compile.
+ */
+export const ERROR_CODES = [
+  // generic
+  'CF_VALIDATION',
+  'CF_NOT_FOUND',
+  'CF_CONFLICT',
+  'CF_UNAUTHORIZED',
+  'CF_FORBIDDEN',
+  'CF_INTERNAL',
+  'CF_CONFIG_INVALID',
+  // import / parsing (SPEC I3)
+  'CF_IMPORT_UNKNOWN_FORMAT',
+  'CF_IMPORT_CORRUPT',
+  'CF_IMPORT_WRONG_PASSWORD',
+  'CF_IMPORT_PASSWORD_REQUIRED',
+  'CF_IMPORT_KEY_MISMATCH',
+  'CF_IMPORT_UNSUPPORTED_ALGORITHM',
+  'CF_IMPORT_TOO_LARGE',
+  'CF_IMPORT_ITERATIONS_TOO_HIGH',
+  'CF_IMPORT_CHAIN_TOO_LONG',
+  'CF_IMPORT_NO_CERTIFICATE',
+  'CF_IMPORT_DUPLICATE',
+  // secrets at rest (SPEC R4)
+  'CF_CRYPTO_INTEGRITY',
+  'CF_KEK_MISSING',
+  'CF_KEY_EXPORT_FORBIDDEN',
+  // documents (SPEC R5)
+  'CF_DOCUMENT_TOO_LARGE',
+  // backup / restore (SPEC R9)
+  'CF_BACKUP_CORRUPT',
+  'CF_RESTORE_TARGET_NOT_EMPTY',
+  // storage
+  'CF_DB_UNAVAILABLE',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface CertFleetErrorOptions {
+  /** True when trying again later may succeed (network, lock, busy); false when the same input gives the same answer. */
+  retryable?: boolean;
+  /** Safe, non-secret context for API responses and logs. */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** Thrown for every expected failure in CertFleet; anything else reaching an edge is a bug (CF_INTERNAL). */
+export class CertFleetError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: CertFleetErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CertFleetError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    if (options.details) this.details = options.details;
+  }
+
+  /** The JSON shape used by the CLI and the REST API: `{ error: { code, message, details? } }`. */
+  toJSON(): { error: { code: ErrorCode; message: string; details?: Record<string, unknown> } } {
+    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
+  }
+}
+
+/** True when `err` is a CertFleetError (works across duplicate module copies by checking the code shape). */
+export function isCertFleetError(err: unknown): err is CertFleetError {
+  return (
+    err instanceof CertFleetError ||
+    (typeof err === 'object' &&
+      err !== null &&
+      typeof (err as { code?: unknown }).code === 'string' &&
+      (ERROR_CODES as readonly string[]).includes((err as { code: string }).code) &&
+      err instanceof Error)
+  );
+}

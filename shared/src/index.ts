@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './fs';
+export * from './crypto';
+export * from './clock';
+export * from './x509';

@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { fixedClock, type Clock } from '@certfleet/shared';
+import { loadConfig } from '../../controller/src/config/config';
+import { startController, type RunningController } from '../../controller/src/controller';
+import { dropDatabase, freshDatabaseUrl } from './db';
+
+export interface TestController {
+  controller: RunningController;
+  home: string;
+  databaseUrl: string;
+  /** Logs in as admin, changes the generated password, returns a bearer token. */
+  adminToken(): Promise<string>;
+  /** HTTPS request to the live controller, trusting only its built-in CA. */
+  request(method: string, url: string, body?: unknown, token?: string): Promise<{ status: number; json: unknown; headers: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+/** Starts a real controller (HTTPS on a free port) on a fresh database and a temporary CERTFLEET_HOME. */
+export async function startTestController(options: { clock?: Clock; log?: pino.Logger } = {}): Promise<TestController> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-home-'));
+  const databaseUrl = await freshDatabaseUrl();
+  const config = loadConfig({ CERTFLEET_HOME: home, DATABASE_URL: databaseUrl, CERTFLEET_HTTPS_PORT: '0', CERTFLEET_HTTPS_HOST: '127.0.0.1', CERTFLEET_LOG_LEVEL: 'silent' });
+  const controller = await startController(config, { clock: options.clock, log: options.log ?? pino({ level: 'silent' }) });
+  const ca = controller.caCertificatePem;
+  const request: TestController['request'] = (method, url, body, token) =>
+    new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = https.request(
+        `${controller.url}${url}`,
+        {
+          method,
+          ca,
+          servername: 'localhost',
+          headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            let json: unknown = text;
+            try {
+              json = text ? JSON.parse(text) : null;
+            } catch {
+              /* not JSON */
+            }
+            resolve({ status: res.statusCode ?? 0, json, headers: res.headers });
+          });
+        }
+      );
+      req.on('error', reject);
+      if (data) req.write(data);
+      req.end();
+    });
+  let token: string | undefined;
+  return {
+    controller,
+    home,
+    databaseUrl,
+    request,
+    adminToken: async () => {
+      if (token) return token;
+      const initial = controller.initialAdmin;
+      if (!initial) throw new Error('no initial admin password (not a first start)');
+      const first = await request('POST', '/api/v1/auth/login', { username: 'admin', password: initial.password });
+      const t1 = (first.json as { token: string }).token;
+      await request('POST', '/api/v1/auth/password', { currentPassword: initial.password, newPassword: ADMIN_PASSWORD }, t1);
+      const second = await request('POST', '/api/v1/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
+      token = (second.json as { token: string }).token;
+      return token;
+    },
+    close: async () => {
+      await controller.stop();
+      await dropDatabase(databaseUrl).catch(() => undefined);
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export { fixedClock };
