@@ -7,7 +7,14 @@ const transportAndStorage = ['@mikro-orm/*', 'fastify', '@fastify/*', '@grpc/*',
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', 'proto/src/gen/**', '**/*.generated.ts', '**/dist/**', '.certfleet/**', 'controller/src/storage/migrations/Migration*.ts'],
+    ignores: [
+      '**/node_modules/**',
+      'proto/src/gen/**',
+      '**/*.generated.ts',
+      '**/dist/**',
+      '.certfleet/**',
+      'controller/src/storage/migrations/Migration*.ts',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -18,7 +25,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       eqeqeq: ['error', 'always', { null: 'ignore' }],
     },
   },
@@ -26,13 +36,30 @@ export default tseslint.config(
     // Domain logic and shared code stay free of transport and storage imports (STYLE §7.7, §7.10).
     files: ['controller/src/domain/**/*.ts', 'shared/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: transportAndStorage.map((group) => ({ group: [group], message: 'domain/shared code must not import transport or storage libraries' })) }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: transportAndStorage.map((group) => ({
+            group: [group],
+            message: 'domain/shared code must not import transport or storage libraries',
+          })),
+        },
+      ],
     },
   },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { parserOptions: { projectService: false }, globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' } },
+    languageOptions: {
+      parserOptions: { projectService: false },
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        console: 'readonly',
+        __dirname: 'readonly',
+      },
+    },
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
   prettier

@@ -34,11 +34,15 @@ async function main(): Promise<number> {
 
   const counts = { pass: 0, fail: 0, skip: 0, todo: 0 };
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, [path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), '--tap', ...process.argv.slice(2)], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), '--tap', ...process.argv.slice(2)],
+      {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }
+    );
     let buf = '';
     child.stdout.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk);

@@ -25,7 +25,10 @@ export interface ConnectedStore {
 }
 
 /** Resolves the database URL: DATABASE_URL, or the embedded PostgreSQL under CERTFLEET_HOME (started here). */
-export async function connectDatabase(config: ControllerConfig, log: Logger): Promise<{ url: string; pg: RunningPostgres | null }> {
+export async function connectDatabase(
+  config: ControllerConfig,
+  log: Logger
+): Promise<{ url: string; pg: RunningPostgres | null }> {
   if (config.databaseUrl) return { url: config.databaseUrl, pg: null };
   const layout = homeLayout(config.home);
   const t0 = Date.now();
@@ -41,7 +44,10 @@ export async function connectDatabase(config: ControllerConfig, log: Logger): Pr
     await pg.stop();
     throw err;
   }
-  log.info({ ms: Date.now() - t0, port: pg.port, dataDir: pg.dataDir, attached: !pg.owned }, 'embedded PostgreSQL ready');
+  log.info(
+    { ms: Date.now() - t0, port: pg.port, dataDir: pg.dataDir, attached: !pg.owned },
+    'embedded PostgreSQL ready'
+  );
   return { url: withDatabase(pg.adminUrl, EMBEDDED_DATABASE), pg };
 }
 
@@ -49,7 +55,11 @@ export async function connectDatabase(config: ControllerConfig, log: Logger): Pr
  * Opens the repository: database (migrated) and master key. A master key is created only for an empty
  * repository; an existing repository without its key is refused (CF_KEK_MISSING), since nothing could decrypt.
  */
-export async function openStore(config: ControllerConfig, log: Logger, options: { createMasterKey?: boolean } = {}): Promise<ConnectedStore> {
+export async function openStore(
+  config: ControllerConfig,
+  log: Logger,
+  options: { createMasterKey?: boolean } = {}
+): Promise<ConnectedStore> {
   const layout = homeLayout(config.home);
   ensureHome(layout);
   const { url, pg } = await connectDatabase(config, log);
@@ -63,7 +73,10 @@ export async function openStore(config: ControllerConfig, log: Logger, options: 
     } else {
       const keys = await db.em().count(PrivateKeyEntity, {});
       if (keys > 0 || options.createMasterKey === false) {
-        throw new CertFleetError('CF_KEK_MISSING', `master key ${layout.masterKeyFile} is missing but the database holds ${keys} encrypted key(s); restore the master key file`);
+        throw new CertFleetError(
+          'CF_KEK_MISSING',
+          `master key ${layout.masterKeyFile} is missing but the database holds ${keys} encrypted key(s); restore the master key file`
+        );
       }
       masterKey = loadOrCreateMasterKey(layout.masterKeyFile).masterKey;
       log.info({ file: layout.masterKeyFile, kekId: masterKey.id }, 'master key created (mode 0600)');
@@ -103,7 +116,10 @@ export interface StartOptions {
 }
 
 /** Starts the controller: repository, first-start bootstrap, background jobs, HTTPS API. */
-export async function startController(config: ControllerConfig, options: StartOptions = {}): Promise<RunningController> {
+export async function startController(
+  config: ControllerConfig,
+  options: StartOptions = {}
+): Promise<RunningController> {
   const log = options.log ?? createLogger(config.logLevel);
   const t0 = Date.now();
   const store = await openStore(config, log);
@@ -119,7 +135,10 @@ export async function startController(config: ControllerConfig, options: StartOp
     app = await buildApp({
       ctx,
       version: VERSION,
-      https: { key: boot.consoleCertificate.privateKeyPem, cert: [boot.consoleCertificate.certificatePem, ...boot.consoleCertificate.chainPem].join('') },
+      https: {
+        key: boot.consoleCertificate.privateKeyPem,
+        cert: [boot.consoleCertificate.certificatePem, ...boot.consoleCertificate.chainPem].join(''),
+      },
       isReady: async () => store.db.orm.isConnected(),
     });
     await app.listen({ port: config.httpsPort, host: config.httpsHost });

@@ -21,7 +21,10 @@ export const REDACT_PATHS = [
 
 /** The controller's structured JSON logger (pino) with secret redaction. */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { service: 'certfleet-controller' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  return pino(
+    { level, base: { service: 'certfleet-controller' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    destination
+  );
 }
 
 /** Removes the password from a PostgreSQL URL for display. */

@@ -3,3 +3,4 @@ export * from './fs';
 export * from './crypto';
 export * from './clock';
 export * from './x509';
+export * from './import';

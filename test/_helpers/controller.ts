@@ -15,7 +15,12 @@ export interface TestController {
   /** Logs in as admin, changes the generated password, returns a bearer token. */
   adminToken(): Promise<string>;
   /** HTTPS request to the live controller, trusting only its built-in CA. */
-  request(method: string, url: string, body?: unknown, token?: string): Promise<{ status: number; json: unknown; headers: Record<string, unknown> }>;
+  request(
+    method: string,
+    url: string,
+    body?: unknown,
+    token?: string
+  ): Promise<{ status: number; json: unknown; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -25,8 +30,17 @@ export const ADMIN_PASSWORD = 'correct horse battery staple';
 export async function startTestController(options: { clock?: Clock; log?: pino.Logger } = {}): Promise<TestController> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-home-'));
   const databaseUrl = await freshDatabaseUrl();
-  const config = loadConfig({ CERTFLEET_HOME: home, DATABASE_URL: databaseUrl, CERTFLEET_HTTPS_PORT: '0', CERTFLEET_HTTPS_HOST: '127.0.0.1', CERTFLEET_LOG_LEVEL: 'silent' });
-  const controller = await startController(config, { clock: options.clock, log: options.log ?? pino({ level: 'silent' }) });
+  const config = loadConfig({
+    CERTFLEET_HOME: home,
+    DATABASE_URL: databaseUrl,
+    CERTFLEET_HTTPS_PORT: '0',
+    CERTFLEET_HTTPS_HOST: '127.0.0.1',
+    CERTFLEET_LOG_LEVEL: 'silent',
+  });
+  const controller = await startController(config, {
+    clock: options.clock,
+    log: options.log ?? pino({ level: 'silent' }),
+  });
   const ca = controller.caCertificatePem;
   const request: TestController['request'] = (method, url, body, token) =>
     new Promise((resolve, reject) => {
@@ -37,7 +51,10 @@ export async function startTestController(options: { clock?: Clock; log?: pino.L
           method,
           ca,
           servername: 'localhost',
-          headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          headers: {
+            ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}),
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -70,7 +87,12 @@ export async function startTestController(options: { clock?: Clock; log?: pino.L
       if (!initial) throw new Error('no initial admin password (not a first start)');
       const first = await request('POST', '/api/v1/auth/login', { username: 'admin', password: initial.password });
       const t1 = (first.json as { token: string }).token;
-      await request('POST', '/api/v1/auth/password', { currentPassword: initial.password, newPassword: ADMIN_PASSWORD }, t1);
+      await request(
+        'POST',
+        '/api/v1/auth/password',
+        { currentPassword: initial.password, newPassword: ADMIN_PASSWORD },
+        t1
+      );
       const second = await request('POST', '/api/v1/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
       token = (second.json as { token: string }).token;
       return token;

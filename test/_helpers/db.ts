@@ -5,7 +5,10 @@ import { ensureDatabase, openDatabase, withDatabase, type Database } from '../..
 /** The admin URL given by test/run.ts (embedded PostgreSQL) or DATABASE_URL. */
 export function adminUrl(): string {
   const url = process.env.CERTFLEET_TEST_ADMIN_URL ?? process.env.DATABASE_URL;
-  if (!url) throw new Error('no test database: run tests through `npm test` (starts an embedded PostgreSQL) or set DATABASE_URL');
+  if (!url)
+    throw new Error(
+      'no test database: run tests through `npm test` (starts an embedded PostgreSQL) or set DATABASE_URL'
+    );
   return url;
 }
 

@@ -44,7 +44,16 @@ export async function startDebianPostgres(): Promise<DebianCluster> {
   };
   if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', dir]);
   asPg(path.join(PG15_BIN, 'initdb'), ['-D', data, '--auth=trust', '-U', 'postgres', '-E', 'UTF8']);
-  asPg(path.join(PG15_BIN, 'pg_ctl'), ['-D', data, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-w', '-l', path.join(dir, 'log'), 'start']);
+  asPg(path.join(PG15_BIN, 'pg_ctl'), [
+    '-D',
+    data,
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+    '-w',
+    '-l',
+    path.join(dir, 'log'),
+    'start',
+  ]);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,

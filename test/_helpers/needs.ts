@@ -30,5 +30,6 @@ export function testNeeding<C = unknown>(commands: string[]): TestFn<C> {
 /** Throws naming the missing commands (used at the start of tests from {@link testNeeding} under CI). */
 export function assertCommands(commands: string[]): void {
   const missing = commands.filter((c) => !hasCommand(c));
-  if (missing.length) throw new Error(`required system commands missing: ${missing.join(', ')} (install them in .ci/run)`);
+  if (missing.length)
+    throw new Error(`required system commands missing: ${missing.join(', ')} (install them in .ci/run)`);
 }

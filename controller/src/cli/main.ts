@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { VERSION } from '../version';
 import { auditCommand } from './commands/audit';
+import { backupCommand } from './commands/backup';
 import { importCommand } from './commands/import';
 import { inspectCommand } from './commands/inspect';
+import { restoreCommand } from './commands/restore';
 import { startCommand } from './commands/start';
 
 /** Builds the `certfleet` command tree. Every command has `--help`. */
@@ -15,6 +17,8 @@ export function buildCli(): Command {
   program.addCommand(startCommand());
   program.addCommand(inspectCommand());
   program.addCommand(importCommand());
+  program.addCommand(backupCommand());
+  program.addCommand(restoreCommand());
   program.addCommand(auditCommand());
   return program;
 }

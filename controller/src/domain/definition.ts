@@ -55,7 +55,16 @@ export const productRequirementsSchema = z
 export const deployTargetSchema = z
   .object({
     serverName: z.string().min(1).max(255),
-    serverType: z.enum(['nginx', 'apache', 'haproxy', 'postfix', 'dovecot', 'file-command', 'java-keystore', 'this-controller']),
+    serverType: z.enum([
+      'nginx',
+      'apache',
+      'haproxy',
+      'postfix',
+      'dovecot',
+      'file-command',
+      'java-keystore',
+      'this-controller',
+    ]),
     checkHost: z.string().min(1).max(255).optional(),
     checkPort: z.number().int().min(1).max(65535).optional(),
   })

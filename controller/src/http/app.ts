@@ -23,7 +23,16 @@ export interface AppOptions {
   isReady: () => Promise<boolean>;
 }
 
-const routeModules = [authRoutes, definitionRoutes, requestRoutes, certificateRoutes, keyRoutes, documentRoutes, providerAccountRoutes, historyRoutes];
+const routeModules = [
+  authRoutes,
+  definitionRoutes,
+  requestRoutes,
+  certificateRoutes,
+  keyRoutes,
+  documentRoutes,
+  providerAccountRoutes,
+  historyRoutes,
+];
 
 /**
  * Builds the controller's HTTP app (health, REST API under /api/v1, OpenAPI at /api/openapi.json) without listening,

@@ -34,7 +34,9 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
 function fromFastifyError(err: FastifyError): CertFleetError | null {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new CertFleetError('CF_VALIDATION', 'http: request body is too large', { details: { limitExceeded: true } });
+      return new CertFleetError('CF_VALIDATION', 'http: request body is too large', {
+        details: { limitExceeded: true },
+      });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

@@ -16,20 +16,41 @@ export function buildOpenApi(routes: AnyRouteSpec[], version: string): Record<st
   for (const r of routes) {
     const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
     const params: unknown[] = [];
-    for (const [where, schema] of [['path', r.params], ['query', r.query]] as const) {
+    for (const [where, schema] of [
+      ['path', r.params],
+      ['query', r.query],
+    ] as const) {
       const js = schemaOf(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] } | undefined;
       for (const [name, prop] of Object.entries(js?.properties ?? {})) {
-        params.push({ name, in: where, required: where === 'path' || (js?.required ?? []).includes(name), schema: prop });
+        params.push({
+          name,
+          in: where,
+          required: where === 'path' || (js?.required ?? []).includes(name),
+          schema: prop,
+        });
       }
     }
     const op: Record<string, unknown> = {
       summary: r.summary,
       tags: r.tags,
       ...(params.length ? { parameters: params } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { [r.contentType ?? 'application/json']: { schema: schemaOf(r.body, 'input') } } } } : {}),
+      ...(r.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { [r.contentType ?? 'application/json']: { schema: schemaOf(r.body, 'input') } },
+            },
+          }
+        : {}),
       responses: {
-        [String(r.responseStatus ?? 200)]: { description: 'success', ...(r.response ? { content: { 'application/json': { schema: schemaOf(r.response, 'output') } } } : {}) },
-        default: { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        [String(r.responseStatus ?? 200)]: {
+          description: 'success',
+          ...(r.response ? { content: { 'application/json': { schema: schemaOf(r.response, 'output') } } } : {}),
+        },
+        default: {
+          description: 'error',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
       },
       ...(r.permission === 'public' ? { security: [] } : {}),
     };
@@ -45,7 +66,17 @@ export function buildOpenApi(routes: AnyRouteSpec[], version: string): Record<st
         Error: {
           type: 'object',
           required: ['error'],
-          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', pattern: '^CF_' }, message: { type: 'string' }, details: { type: 'object' } } } },
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'string', pattern: '^CF_' },
+                message: { type: 'string' },
+                details: { type: 'object' },
+              },
+            },
+          },
         },
       },
     },

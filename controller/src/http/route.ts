@@ -30,7 +30,13 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   allowWithPendingPasswordChange?: boolean;
   contentType?: string;
   handler: (
-    req: { body: z.infer<B>; query: z.infer<Q>; params: z.infer<P>; user: SessionUser | undefined; raw: FastifyRequest },
+    req: {
+      body: z.infer<B>;
+      query: z.infer<Q>;
+      params: z.infer<P>;
+      user: SessionUser | undefined;
+      raw: FastifyRequest;
+    },
     reply: FastifyReply
   ) => Promise<unknown>;
 }
@@ -48,7 +54,11 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
 }
 
 /** Registers a route: permission check, zod parsing of params/query/body, then the handler. */
-export function addRoute<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(app: FastifyInstance, registry: AnyRouteSpec[], spec: RouteSpec<B, Q, P>): void {
+export function addRoute<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(
+  app: FastifyInstance,
+  registry: AnyRouteSpec[],
+  spec: RouteSpec<B, Q, P>
+): void {
   registry.push(spec as unknown as AnyRouteSpec);
   app.route({
     method: spec.method,
@@ -59,7 +69,10 @@ export function addRoute<B extends z.ZodType, Q extends z.ZodType, P extends z.Z
         const user = req.user;
         if (!user) throw new CertFleetError('CF_UNAUTHORIZED', 'auth: log in first (Authorization: Bearer <token>)');
         if (user.mustChangePassword && !spec.allowWithPendingPasswordChange) {
-          throw new CertFleetError('CF_FORBIDDEN', 'auth: change the generated password first (POST /api/v1/auth/password)');
+          throw new CertFleetError(
+            'CF_FORBIDDEN',
+            'auth: change the generated password first (POST /api/v1/auth/password)'
+          );
         }
         if (spec.permission !== 'authenticated' && !can(user.role, spec.permission)) {
           throw new CertFleetError('CF_FORBIDDEN', `auth: role ${user.role} lacks permission ${spec.permission}`);

@@ -18,7 +18,8 @@ export async function startScheduler(url: string, ctx: ServiceContext, log: Logg
   const boss = new PgBoss({ connectionString: url, schema: 'pgboss', max: 4 });
   boss.on('error', (err: Error) => log.error({ err: { message: err.message } }, 'pg-boss error'));
   await boss.start();
-  await boss.createQueue(HOUSEKEEPING_QUEUE);
+  // 'stately': at most one queued and one active housekeeping job, whichever replica enqueues it.
+  await boss.createQueue(HOUSEKEEPING_QUEUE, { name: HOUSEKEEPING_QUEUE, policy: 'stately' });
   await boss.schedule(HOUSEKEEPING_QUEUE, '*/15 * * * *', {}, { singletonKey: 'housekeeping' });
   await boss.work(HOUSEKEEPING_QUEUE, async (jobs) => {
     for (const _job of jobs) {

@@ -46,8 +46,21 @@ export function seal(kek: MasterKey, ctx: SealContext, plaintext: Buffer | strin
   const dek = crypto.randomBytes(32);
   try {
     const wrapped = gcmEncrypt(kek.key, dek, aad(ctx, 'dek'));
-    const body = gcmEncrypt(dek, typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext, aad(ctx, 'data'));
-    return Buffer.concat([MAGIC, Buffer.from(kek.id, 'hex'), wrapped.iv, wrapped.tag, wrapped.ct, body.iv, body.tag, body.ct]);
+    const body = gcmEncrypt(
+      dek,
+      typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext,
+      aad(ctx, 'data')
+    );
+    return Buffer.concat([
+      MAGIC,
+      Buffer.from(kek.id, 'hex'),
+      wrapped.iv,
+      wrapped.tag,
+      wrapped.ct,
+      body.iv,
+      body.tag,
+      body.ct,
+    ]);
   } finally {
     dek.fill(0);
   }
@@ -67,9 +80,13 @@ export function unseal(kek: MasterKey, ctx: SealContext, blob: Buffer): Buffer {
   const take = (n: number): Buffer => blob.subarray(o, (o += n));
   const kekId = take(8).toString('hex');
   if (kekId !== kek.id) {
-    throw new CertFleetError('CF_KEK_MISSING', `envelope: ${ctx.table}.${ctx.column} was sealed under another master key (${kekId})`, {
-      details: { table: ctx.table, column: ctx.column, rowId: ctx.rowId, sealedWith: kekId, current: kek.id },
-    });
+    throw new CertFleetError(
+      'CF_KEK_MISSING',
+      `envelope: ${ctx.table}.${ctx.column} was sealed under another master key (${kekId})`,
+      {
+        details: { table: ctx.table, column: ctx.column, rowId: ctx.rowId, sealedWith: kekId, current: kek.id },
+      }
+    );
   }
   const wrapIv = take(12);
   const wrapTag = take(16);

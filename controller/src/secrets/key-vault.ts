@@ -5,13 +5,17 @@ import type { Em } from '../storage/database';
 import { PrivateKeyEntity } from '../storage/entities';
 import { seal, unseal, type SealContext } from './envelope';
 import type { MasterKey } from './master-key';
+import { SEALED_COLUMNS, sealContext } from './sealed-columns';
 
-const sealCtx = (id: string): SealContext => ({ table: 'private_keys', column: 'sealed', rowId: id });
+const sealCtx = (id: string): SealContext => sealContext(SEALED_COLUMNS.privateKey, id);
 
 /** SHA-256 of a public key's SubjectPublicKeyInfo DER, hex. */
 export function publicKeySha256(key: KeyObject): string {
   const pub = key.type === 'private' ? crypto.createPublicKey(key) : key;
-  return crypto.createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 export interface StoreKeyOptions {
@@ -25,7 +29,12 @@ export interface StoreKeyOptions {
  * Stores a private key sealed under the master key (SPEC R4). When the same key is already stored (same public
  * key), the existing record is returned instead: keys are objects of their own, reused by later requests.
  */
-export async function storePrivateKey(em: Em, kek: MasterKey, key: KeyObject, opts: StoreKeyOptions): Promise<PrivateKeyRecord> {
+export async function storePrivateKey(
+  em: Em,
+  kek: MasterKey,
+  key: KeyObject,
+  opts: StoreKeyOptions
+): Promise<PrivateKeyRecord> {
   if (key.type !== 'private') throw new CertFleetError('CF_VALIDATION', 'key-vault: not a private key');
   const fp = publicKeySha256(key);
   const existing = await em.findOne(PrivateKeyEntity, { publicKeySha256: fp });

@@ -37,7 +37,9 @@ export function auditHash(e: Omit<AuditEvent, 'hash'>): string {
  * serialised with a transaction-scoped advisory lock, so concurrent writers (or replicas) cannot fork the chain.
  */
 export async function appendAudit(em: Em, input: AuditInput, now: Date): Promise<AuditEvent> {
-  await em.getConnection().execute(`select pg_advisory_xact_lock(hashtext('certfleet.audit'))`, [], 'all', em.getTransactionContext());
+  await em
+    .getConnection()
+    .execute(`select pg_advisory_xact_lock(hashtext('certfleet.audit'))`, [], 'all', em.getTransactionContext());
   const head = await em.findOne(SettingEntity, { key: HEAD_KEY });
   const prevHash = typeof head?.value === 'string' ? head.value : AUDIT_GENESIS;
   const base = {
@@ -65,7 +67,9 @@ export async function appendAudit(em: Em, input: AuditInput, now: Date): Promise
  * Walks the chain from the genesis and reports the first broken link, if any. An event edited, removed or
  * inserted out of chain breaks it.
  */
-export async function verifyAuditChain(em: Em): Promise<{ ok: boolean; events: number; brokenAt?: string; reason?: string }> {
+export async function verifyAuditChain(
+  em: Em
+): Promise<{ ok: boolean; events: number; brokenAt?: string; reason?: string }> {
   const rows = await em.find(AuditEventEntity, {}, { orderBy: { at: 'asc' } });
   const byPrev = new Map(rows.map((r) => [r.prevHash, r]));
   let prev = AUDIT_GENESIS;
@@ -74,7 +78,8 @@ export async function verifyAuditChain(em: Em): Promise<{ ok: boolean; events: n
     const e = byPrev.get(prev);
     if (!e) break;
     const { hash, ...rest } = e;
-    if (auditHash(rest) !== hash) return { ok: false, events: n, brokenAt: e.id, reason: 'event content does not match its hash' };
+    if (auditHash(rest) !== hash)
+      return { ok: false, events: n, brokenAt: e.id, reason: 'event content does not match its hash' };
     prev = hash;
     n++;
   }

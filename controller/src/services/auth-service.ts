@@ -37,7 +37,11 @@ export async function createInitialAdmin(em: Em, now: Date): Promise<{ username:
       updatedAt: now,
     })
   );
-  await appendAudit(em, { actor: 'system', action: 'user.created', targetType: 'user', targetId: 'admin', details: { role: 'admin' } }, now);
+  await appendAudit(
+    em,
+    { actor: 'system', action: 'user.created', targetType: 'user', targetId: 'admin', details: { role: 'admin' } },
+    now
+  );
   return { username: 'admin', password };
 }
 
@@ -45,13 +49,21 @@ export async function createInitialAdmin(em: Em, now: Date): Promise<{ username:
 export async function checkCredentials(em: Em, username: string, password: string): Promise<User> {
   const user = await em.findOne(UserEntity, { username });
   // Hash even for unknown users so timing does not reveal which names exist.
-  const ok = await verifyPassword(password, user?.passwordHash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+  const ok = await verifyPassword(
+    password,
+    user?.passwordHash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+  );
   if (!user || !ok) throw new CertFleetError('CF_UNAUTHORIZED', 'auth: invalid user name or password');
   return user;
 }
 
 /** Logs in: returns a bearer token (only its hash is stored). Failures are audited without the password. */
-export async function login(ctx: ServiceContext, username: string, password: string, remote: string): Promise<{ token: string; user: SessionUser }> {
+export async function login(
+  ctx: ServiceContext,
+  username: string,
+  password: string,
+  remote: string
+): Promise<{ token: string; user: SessionUser }> {
   const em = ctx.db.em();
   return em.transactional(async (tem) => {
     const now = ctx.clock.now();
@@ -61,7 +73,16 @@ export async function login(ctx: ServiceContext, username: string, password: str
     } catch (err) {
       // Record the failure in its own transaction: this one rolls back.
       await ctx.db.em().transactional((aem) =>
-        appendAudit(aem, { actor: `anonymous@${remote}`, action: 'auth.login_failed', targetType: 'user', targetId: username.slice(0, 100) }, now)
+        appendAudit(
+          aem,
+          {
+            actor: `anonymous@${remote}`,
+            action: 'auth.login_failed',
+            targetType: 'user',
+            targetId: username.slice(0, 100),
+          },
+          now
+        )
       );
       throw err;
     }
@@ -75,8 +96,27 @@ export async function login(ctx: ServiceContext, username: string, password: str
       lastSeenAt: now,
     });
     tem.persist(session);
-    await appendAudit(tem, { actor: `user:${user.username}`, action: 'auth.login', targetType: 'user', targetId: user.username, details: { remote } }, now);
-    return { token, user: { id: user.id, username: user.username, role: user.role, mustChangePassword: user.mustChangePassword, sessionId: session.id } };
+    await appendAudit(
+      tem,
+      {
+        actor: `user:${user.username}`,
+        action: 'auth.login',
+        targetType: 'user',
+        targetId: user.username,
+        details: { remote },
+      },
+      now
+    );
+    return {
+      token,
+      user: {
+        id: user.id,
+        username: user.username,
+        role: user.role,
+        mustChangePassword: user.mustChangePassword,
+        sessionId: session.id,
+      },
+    };
   });
 }
 
@@ -94,7 +134,13 @@ export async function authenticate(ctx: ServiceContext, token: string): Promise<
     session.lastSeenAt = now;
     await em.flush();
   }
-  return { id: user.id, username: user.username, role: user.role, mustChangePassword: user.mustChangePassword, sessionId: session.id };
+  return {
+    id: user.id,
+    username: user.username,
+    role: user.role,
+    mustChangePassword: user.mustChangePassword,
+    sessionId: session.id,
+  };
 }
 
 export async function logout(ctx: ServiceContext, sessionId: string): Promise<void> {
@@ -102,19 +148,33 @@ export async function logout(ctx: ServiceContext, sessionId: string): Promise<vo
 }
 
 /** Changes a password after checking the current one; every session of the user ends (a new login is needed). */
-export async function changePassword(ctx: ServiceContext, userId: string, current: string, next: string): Promise<void> {
+export async function changePassword(
+  ctx: ServiceContext,
+  userId: string,
+  current: string,
+  next: string
+): Promise<void> {
   if (next.length < MIN_PASSWORD_LENGTH) {
-    throw new CertFleetError('CF_VALIDATION', `auth: the new password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+    throw new CertFleetError(
+      'CF_VALIDATION',
+      `auth: the new password must have at least ${MIN_PASSWORD_LENGTH} characters`
+    );
   }
-  if (next === current) throw new CertFleetError('CF_VALIDATION', 'auth: the new password must differ from the current one');
+  if (next === current)
+    throw new CertFleetError('CF_VALIDATION', 'auth: the new password must differ from the current one');
   await ctx.db.em().transactional(async (em) => {
     const now = ctx.clock.now();
     const user = await em.findOneOrFail(UserEntity, { id: userId });
-    if (!(await verifyPassword(current, user.passwordHash))) throw new CertFleetError('CF_UNAUTHORIZED', 'auth: current password is wrong');
+    if (!(await verifyPassword(current, user.passwordHash)))
+      throw new CertFleetError('CF_UNAUTHORIZED', 'auth: current password is wrong');
     user.passwordHash = await hashPassword(next);
     user.mustChangePassword = false;
     user.updatedAt = now;
     await em.nativeDelete(ApiSessionEntity, { userId });
-    await appendAudit(em, { actor: `user:${user.username}`, action: 'auth.password_changed', targetType: 'user', targetId: user.username }, now);
+    await appendAudit(
+      em,
+      { actor: `user:${user.username}`, action: 'auth.password_changed', targetType: 'user', targetId: user.username },
+      now
+    );
   });
 }

@@ -30,7 +30,10 @@ async function setting(em: Em, key: string): Promise<unknown> {
 }
 
 /** The active built-in root CA; created on first start (SPEC C1) with its key sealed under the KEK. */
-async function ensureRootCa(ctx: ServiceContext, em: Em): Promise<{ certificatePem: string; privateKeyId: string; created: boolean }> {
+async function ensureRootCa(
+  ctx: ServiceContext,
+  em: Em
+): Promise<{ certificatePem: string; privateKeyId: string; created: boolean }> {
   const active = await em.findOne(CertificateAuthorityEntity, { status: 'active' });
   if (active) return { certificatePem: active.certificatePem, privateKeyId: active.privateKeyId, created: false };
   const now = ctx.clock.now();
@@ -51,7 +54,11 @@ async function ensureRootCa(ctx: ServiceContext, em: Em): Promise<{ certificateP
     createdAt: now,
   });
   em.persist(ca);
-  await appendAudit(em, { actor: 'system', action: 'ca.created', targetType: 'ca', targetId: ca.id, details: { subject: root.subject } }, now);
+  await appendAudit(
+    em,
+    { actor: 'system', action: 'ca.created', targetType: 'ca', targetId: ca.id, details: { subject: root.subject } },
+    now
+  );
   return { certificatePem: root.certificatePem, privateKeyId: key.id, created: true };
 }
 
@@ -59,7 +66,14 @@ async function ensureRootCa(ctx: ServiceContext, em: Em): Promise<{ certificateP
 export function consoleSans(publicHostnames: string[]): Array<Extract<San, { type: 'dns' | 'ip' }>> {
   // The machine's host name is used only when it is a valid DNS name (no underscores, no trailing dot).
   const host = os.hostname().toLowerCase();
-  const names = publicHostnames.length ? publicHostnames : [...(isDnsName(host) && !host.endsWith('.') && !host.includes('_') ? [host] : []), 'localhost', '127.0.0.1', '::1'];
+  const names = publicHostnames.length
+    ? publicHostnames
+    : [
+        ...(isDnsName(host) && !host.endsWith('.') && !host.includes('_') ? [host] : []),
+        'localhost',
+        '127.0.0.1',
+        '::1',
+      ];
   const seen = new Set<string>();
   const sans: Array<Extract<San, { type: 'dns' | 'ip' }>> = [];
   for (const n of names) {
@@ -110,7 +124,11 @@ async function ensureConsoleCertificate(
     defId = def.id;
     em.persist(em.create(SettingEntity, { key: CONSOLE_DEFINITION_KEY, value: def.id, updatedAt: now }));
   }
-  const sansKey = (list: San[]): string => list.map((s) => `${s.type}:${s.value}`).sort().join(',');
+  const sansKey = (list: San[]): string =>
+    list
+      .map((s) => `${s.type}:${s.value}`)
+      .sort()
+      .join(',');
   if (sansKey(def.sans) !== sansKey(sans)) {
     def.sans = sans;
     def.subject = { ...def.subject, commonName: firstDns.slice(0, 64) };
@@ -118,11 +136,23 @@ async function ensureConsoleCertificate(
   }
   const current = await em.findOne(CertificateEntity, { definitionId: def.id, isCurrent: true });
   const currentNames = current ? [...current.sans].sort().join(',') : '';
-  const wantNames = sans.map((s) => `${s.type === 'dns' ? 'DNS' : 'IP'}:${s.value}`).sort().join(',');
-  const fresh = current && current.privateKeyId && current.notAfter.getTime() - now.getTime() > CONSOLE_RENEW_BEFORE_DAYS * 86_400_000 && currentNames === wantNames;
+  const wantNames = sans
+    .map((s) => `${s.type === 'dns' ? 'DNS' : 'IP'}:${s.value}`)
+    .sort()
+    .join(',');
+  const fresh =
+    current &&
+    current.privateKeyId &&
+    current.notAfter.getTime() - now.getTime() > CONSOLE_RENEW_BEFORE_DAYS * 86_400_000 &&
+    currentNames === wantNames;
   if (fresh && current?.privateKeyId) {
     const key = await openPrivateKey(em, ctx.masterKey, current.privateKeyId);
-    return { certificatePem: current.pem, chainPem: current.chainPem, privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), renewed: false };
+    return {
+      certificatePem: current.pem,
+      chainPem: current.chainPem,
+      privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      renewed: false,
+    };
   }
 
   const caKey = await openPrivateKey(em, ctx.masterKey, ca.privateKeyId);
@@ -136,7 +166,11 @@ async function ensureConsoleCertificate(
     now,
     validityDays: CONSOLE_CERT_DAYS,
   });
-  const keyRec = await storePrivateKey(em, ctx.masterKey, privateKey, { algorithm: 'EC-P256', label: 'console TLS', now });
+  const keyRec = await storePrivateKey(em, ctx.masterKey, privateKey, {
+    algorithm: 'EC-P256',
+    label: 'console TLS',
+    now,
+  });
   const s = summarizeCertificate(new crypto.X509Certificate(issued.certificatePem).raw);
   if (current) {
     current.isCurrent = false;
@@ -163,7 +197,17 @@ async function ensureConsoleCertificate(
     createdAt: now,
   };
   em.persist(em.create(CertificateEntity, cert));
-  await appendAudit(em, { actor: 'system', action: 'certificate.issued', targetType: 'certificate', targetId: cert.id, details: { definitionId: def.id, purpose: 'console', sha256: cert.sha256 } }, now);
+  await appendAudit(
+    em,
+    {
+      actor: 'system',
+      action: 'certificate.issued',
+      targetType: 'certificate',
+      targetId: cert.id,
+      details: { definitionId: def.id, purpose: 'console', sha256: cert.sha256 },
+    },
+    now
+  );
   return { certificatePem: cert.pem, chainPem: cert.chainPem, privateKeyPem: pair.privateKeyPem, renewed: true };
 }
 
@@ -173,7 +217,9 @@ async function ensureConsoleCertificate(
  */
 export async function bootstrap(ctx: ServiceContext, publicHostnames: string[]): Promise<BootstrapResult> {
   return ctx.db.em().transactional(async (em) => {
-    await em.getConnection().execute(`select pg_advisory_xact_lock(hashtext('certfleet.bootstrap'))`, [], 'all', em.getTransactionContext());
+    await em
+      .getConnection()
+      .execute(`select pg_advisory_xact_lock(hashtext('certfleet.bootstrap'))`, [], 'all', em.getTransactionContext());
     const ca = await ensureRootCa(ctx, em);
     await em.flush();
     const consoleCertificate = await ensureConsoleCertificate(ctx, em, ca, publicHostnames);

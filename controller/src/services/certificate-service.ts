@@ -18,13 +18,22 @@ export const certificateListQuerySchema = z
   })
   .strict();
 
-export async function listCertificates(em: Em, raw: unknown, now: Date): Promise<{ items: Certificate[]; total: number }> {
+export async function listCertificates(
+  em: Em,
+  raw: unknown,
+  now: Date
+): Promise<{ items: Certificate[]; total: number }> {
   const q = parseInput(certificateListQuerySchema, raw, 'certificate.list');
   const where: Record<string, unknown> = {};
   if (q.definitionId) where.definitionId = q.definitionId;
   if (q.current) where.isCurrent = q.current === 'true';
-  if (q.expiringWithinDays !== undefined) where.notAfter = { $lte: new Date(now.getTime() + q.expiringWithinDays * 86_400_000) };
-  const [items, total] = await em.findAndCount(CertificateEntity, where, { orderBy: { notAfter: 'asc', id: 'asc' }, limit: q.limit, offset: q.offset });
+  if (q.expiringWithinDays !== undefined)
+    where.notAfter = { $lte: new Date(now.getTime() + q.expiringWithinDays * 86_400_000) };
+  const [items, total] = await em.findAndCount(CertificateEntity, where, {
+    orderBy: { notAfter: 'asc', id: 'asc' },
+    limit: q.limit,
+    offset: q.offset,
+  });
   return { items, total };
 }
 
@@ -44,7 +53,11 @@ export async function makeCurrent(ctx: ServiceContext, id: string, actor: Actor)
     const cert = await getCertificate(em, id);
     if (cert.isCurrent) return cert;
     const def = await em.findOneOrFail(DefinitionEntity, { id: cert.definitionId });
-    await em.nativeUpdate(CertificateEntity, { definitionId: cert.definitionId, isCurrent: true }, { isCurrent: false });
+    await em.nativeUpdate(
+      CertificateEntity,
+      { definitionId: cert.definitionId, isCurrent: true },
+      { isCurrent: false }
+    );
     cert.isCurrent = true;
     for (const target of def.deployTargets) {
       em.persist(
@@ -58,7 +71,17 @@ export async function makeCurrent(ctx: ServiceContext, id: string, actor: Actor)
         })
       );
     }
-    await appendAudit(em, { actor, action: 'certificate.made_current', targetType: 'certificate', targetId: cert.id, details: { definitionId: cert.definitionId } }, now);
+    await appendAudit(
+      em,
+      {
+        actor,
+        action: 'certificate.made_current',
+        targetType: 'certificate',
+        targetId: cert.id,
+        details: { definitionId: cert.definitionId },
+      },
+      now
+    );
     return cert;
   });
 }

@@ -16,7 +16,8 @@ import type { Actor, ServiceContext } from './context';
 
 function assertValid(input: DefinitionInput): void {
   const problems = definitionProblems(input);
-  if (problems.length) throw new CertFleetError('CF_VALIDATION', `definition: ${problems.join('; ')}`, { details: { problems } });
+  if (problems.length)
+    throw new CertFleetError('CF_VALIDATION', `definition: ${problems.join('; ')}`, { details: { problems } });
 }
 
 /** Parses untrusted input with zod and turns failures into CF_VALIDATION listing each field. */
@@ -32,21 +33,49 @@ export function parseInput<T extends z.ZodType>(schema: T, raw: unknown, origin:
 async function assertNameFree(em: Em, name: string, exceptId?: string): Promise<void> {
   const other = await em.findOne(DefinitionEntity, { name });
   if (other && other.id !== exceptId) {
-    throw new CertFleetError('CF_CONFLICT', `definition: the name ${JSON.stringify(name)} is taken`, { details: { id: other.id } });
+    throw new CertFleetError('CF_CONFLICT', `definition: the name ${JSON.stringify(name)} is taken`, {
+      details: { id: other.id },
+    });
   }
 }
 
 /** Creates a definition inside the caller's transaction (used by import too). */
-export async function insertDefinition(em: Em, input: DefinitionInput, now: Date, actor: Actor, clonedFromId: string | null = null): Promise<CertificateDefinition> {
+export async function insertDefinition(
+  em: Em,
+  input: DefinitionInput,
+  now: Date,
+  actor: Actor,
+  clonedFromId: string | null = null
+): Promise<CertificateDefinition> {
   assertValid(input);
   await assertNameFree(em, input.name);
-  const def: CertificateDefinition = { ...input, id: crypto.randomUUID(), clonedFromId, createdAt: now, updatedAt: now };
+  const def: CertificateDefinition = {
+    ...input,
+    id: crypto.randomUUID(),
+    clonedFromId,
+    createdAt: now,
+    updatedAt: now,
+  };
   em.persist(em.create(DefinitionEntity, def));
-  await appendAudit(em, { actor, action: clonedFromId ? 'definition.cloned' : 'definition.created', targetType: 'definition', targetId: def.id, details: { name: def.name, clonedFromId } }, now);
+  await appendAudit(
+    em,
+    {
+      actor,
+      action: clonedFromId ? 'definition.cloned' : 'definition.created',
+      targetType: 'definition',
+      targetId: def.id,
+      details: { name: def.name, clonedFromId },
+    },
+    now
+  );
   return def;
 }
 
-export async function createDefinition(ctx: ServiceContext, raw: unknown, actor: Actor): Promise<CertificateDefinition> {
+export async function createDefinition(
+  ctx: ServiceContext,
+  raw: unknown,
+  actor: Actor
+): Promise<CertificateDefinition> {
   const input = parseInput(definitionInputSchema, raw, 'definition');
   return ctx.db.em().transactional((em) => insertDefinition(em, input, ctx.clock.now(), actor));
 }
@@ -57,7 +86,12 @@ export async function getDefinition(em: Em, id: string): Promise<CertificateDefi
   return def;
 }
 
-export async function updateDefinition(ctx: ServiceContext, id: string, raw: unknown, actor: Actor): Promise<CertificateDefinition> {
+export async function updateDefinition(
+  ctx: ServiceContext,
+  id: string,
+  raw: unknown,
+  actor: Actor
+): Promise<CertificateDefinition> {
   const patch = parseInput(definitionPatchSchema, raw, 'definition');
   return ctx.db.em().transactional(async (em) => {
     const def = await getDefinition(em, id);
@@ -66,7 +100,17 @@ export async function updateDefinition(ctx: ServiceContext, id: string, raw: unk
     assertValid(next);
     if (patch.name) await assertNameFree(em, patch.name, id);
     em.assign(def, { ...patch, updatedAt: ctx.clock.now() });
-    await appendAudit(em, { actor, action: 'definition.updated', targetType: 'definition', targetId: id, details: { fields: Object.keys(patch) } }, ctx.clock.now());
+    await appendAudit(
+      em,
+      {
+        actor,
+        action: 'definition.updated',
+        targetType: 'definition',
+        targetId: id,
+        details: { fields: Object.keys(patch) },
+      },
+      ctx.clock.now()
+    );
     return def;
   });
 }
@@ -75,12 +119,21 @@ export async function deleteDefinition(ctx: ServiceContext, id: string, actor: A
   await ctx.db.em().transactional(async (em) => {
     const def = await getDefinition(em, id);
     em.remove(def);
-    await appendAudit(em, { actor, action: 'definition.deleted', targetType: 'definition', targetId: id, details: { name: def.name } }, ctx.clock.now());
+    await appendAudit(
+      em,
+      { actor, action: 'definition.deleted', targetType: 'definition', targetId: id, details: { name: def.name } },
+      ctx.clock.now()
+    );
   });
 }
 
 /** SPEC R1 clone: copies the requirement (for a test/production twin) under a new name. */
-export async function cloneDefinition(ctx: ServiceContext, id: string, name: string, actor: Actor): Promise<CertificateDefinition> {
+export async function cloneDefinition(
+  ctx: ServiceContext,
+  id: string,
+  name: string,
+  actor: Actor
+): Promise<CertificateDefinition> {
   const parsedName = parseInput(z.string().min(1).max(200), name, 'definition.clone');
   return ctx.db.em().transactional(async (em) => {
     const source = await getDefinition(em, id);
@@ -98,7 +151,10 @@ export const definitionListQuerySchema = z
   .strict();
 
 /** Server-side paging and filtering (lists stay fast with many definitions). */
-export async function listDefinitions(em: Em, raw: unknown): Promise<{ items: CertificateDefinition[]; total: number }> {
+export async function listDefinitions(
+  em: Em,
+  raw: unknown
+): Promise<{ items: CertificateDefinition[]; total: number }> {
   const q = parseInput(definitionListQuerySchema, raw, 'definition.list');
   const where: Record<string, unknown> = {};
   if (q.operationMode) where.operationMode = q.operationMode;
@@ -106,6 +162,10 @@ export async function listDefinitions(em: Em, raw: unknown): Promise<{ items: Ce
     const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     where.$or = [{ name: { $ilike: like } }, { subject: { commonName: { $ilike: like } } }];
   }
-  const [items, total] = await em.findAndCount(DefinitionEntity, where, { orderBy: { name: 'asc' }, limit: q.limit, offset: q.offset });
+  const [items, total] = await em.findAndCount(DefinitionEntity, where, {
+    orderBy: { name: 'asc' },
+    limit: q.limit,
+    offset: q.offset,
+  });
   return { items, total };
 }

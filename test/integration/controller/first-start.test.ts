@@ -37,10 +37,13 @@ test('C1 first start creates a root CA with a unique timestamped DN', async (t) 
 test('U3 the console serves HTTPS with a certificate issued by the built-in CA', async (t) => {
   const { tc } = t.context;
   const cert = await new Promise<tls.PeerCertificate>((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port: tc.controller.port, servername: 'localhost', ca: tc.controller.caCertificatePem }, () => {
-      resolve(s.getPeerCertificate());
-      s.end();
-    });
+    const s = tls.connect(
+      { host: '127.0.0.1', port: tc.controller.port, servername: 'localhost', ca: tc.controller.caCertificatePem },
+      () => {
+        resolve(s.getPeerCertificate());
+        s.end();
+      }
+    );
     s.on('error', reject);
   });
   t.true(cert.subjectaltname?.includes('DNS:localhost'));
@@ -54,10 +57,14 @@ test('U3 the console serves HTTPS with a certificate issued by the built-in CA',
 test('U3 the console certificate belongs to a "this controller" definition', async (t) => {
   const { tc } = t.context;
   const token = await tc.adminToken();
-  const defs = (await tc.request('GET', '/api/v1/definitions?q=console', undefined, token)).json as { items: Array<{ id: string; deployTargets: Array<{ serverType: string }> }> };
+  const defs = (await tc.request('GET', '/api/v1/definitions?q=console', undefined, token)).json as {
+    items: Array<{ id: string; deployTargets: Array<{ serverType: string }> }>;
+  };
   t.is(defs.items.length, 1);
   t.is(defs.items[0]!.deployTargets[0]!.serverType, 'this-controller');
-  const certs = (await tc.request('GET', `/api/v1/certificates?definitionId=${defs.items[0]!.id}&current=true`, undefined, token)).json as { items: Array<{ sha256: string; privateKeyId: string }> };
+  const certs = (
+    await tc.request('GET', `/api/v1/certificates?definitionId=${defs.items[0]!.id}&current=true`, undefined, token)
+  ).json as { items: Array<{ sha256: string; privateKeyId: string }> };
   t.is(certs.items.length, 1);
   t.truthy(certs.items[0]!.privateKeyId);
 });
@@ -85,7 +92,13 @@ test('X3 the OpenAPI document lists the REST API', async (t) => {
   t.is(res.status, 200);
   const doc = res.json as { openapi: string; paths: Record<string, Record<string, unknown>> };
   t.is(doc.openapi, '3.1.0');
-  for (const p of ['/api/v1/definitions', '/api/v1/definitions/{id}/clone', '/api/v1/imports', '/api/v1/private-keys/{id}/export', '/api/v1/definitions/{id}/documents']) {
+  for (const p of [
+    '/api/v1/definitions',
+    '/api/v1/definitions/{id}/clone',
+    '/api/v1/imports',
+    '/api/v1/private-keys/{id}/export',
+    '/api/v1/definitions/{id}/documents',
+  ]) {
     t.truthy(doc.paths[p], `OpenAPI has ${p}`);
   }
   t.truthy(doc.paths['/api/v1/imports']!.post);

@@ -1,5 +1,7 @@
+import https from 'node:https';
 import anyTest, { type TestFn } from 'ava';
 import { Client } from 'pg';
+import { verifyAuditChain } from '../../../controller/src/services/audit-service';
 import { startTestController, type TestController } from '../../_helpers/controller';
 
 const test = anyTest as TestFn<{ tc: TestController; token: string }>;
@@ -13,7 +15,8 @@ test.after.always(async (t) => {
 });
 
 type Json = Record<string, unknown>;
-const api = (t: { context: { tc: TestController; token: string } }, method: string, url: string, body?: unknown) => t.context.tc.request(method, url, body, t.context.token);
+const api = (t: { context: { tc: TestController; token: string } }, method: string, url: string, body?: unknown) =>
+  t.context.tc.request(method, url, body, t.context.token);
 const errCode = (json: unknown): string | undefined => (json as { error?: { code?: string } }).error?.code;
 
 const definition = (name: string, extra: Json = {}): Json => ({
@@ -24,7 +27,12 @@ const definition = (name: string, extra: Json = {}): Json => ({
 });
 
 test('R1 definitions: create, read, update, list with paging and search, delete', async (t) => {
-  const created = await api(t, 'POST', '/api/v1/definitions', definition('web1', { keySpec: 'RSA-3072', renewalLeadDays: 45 }));
+  const created = await api(
+    t,
+    'POST',
+    '/api/v1/definitions',
+    definition('web1', { keySpec: 'RSA-3072', renewalLeadDays: 45 })
+  );
   t.is(created.status, 201);
   const def = created.json as Json & { id: string };
   t.is(def.keySpec, 'RSA-3072');
@@ -34,15 +42,28 @@ test('R1 definitions: create, read, update, list with paging and search, delete'
   const patched = await api(t, 'PATCH', `/api/v1/definitions/${def.id}`, { operationMode: 'monitored' });
   t.is((patched.json as Json).operationMode, 'monitored');
   for (let i = 0; i < 5; i++) await api(t, 'POST', '/api/v1/definitions', definition(`bulk${i}`));
-  const page = (await api(t, 'GET', '/api/v1/definitions?q=bulk&limit=2&offset=2')).json as { items: Json[]; total: number };
+  const page = (await api(t, 'GET', '/api/v1/definitions?q=bulk&limit=2&offset=2')).json as {
+    items: Json[];
+    total: number;
+  };
   t.is(page.total, 5);
-  t.deepEqual(page.items.map((d) => d.name), ['bulk2', 'bulk3']);
+  t.deepEqual(
+    page.items.map((d) => d.name),
+    ['bulk2', 'bulk3']
+  );
   t.is((await api(t, 'DELETE', `/api/v1/definitions/${def.id}`)).status, 204);
   t.is((await api(t, 'GET', `/api/v1/definitions/${def.id}`)).status, 404);
 });
 
 test('R1 clone copies the requirement under a new name and remembers its source', async (t) => {
-  const src = (await api(t, 'POST', '/api/v1/definitions', definition('prod-app', { deployTargets: [{ serverName: 'web-a', serverType: 'nginx' }] }))).json as Json & { id: string };
+  const src = (
+    await api(
+      t,
+      'POST',
+      '/api/v1/definitions',
+      definition('prod-app', { deployTargets: [{ serverName: 'web-a', serverType: 'nginx' }] })
+    )
+  ).json as Json & { id: string };
   const res = await api(t, 'POST', `/api/v1/definitions/${src.id}/clone`, { name: 'test-app' });
   t.is(res.status, 201);
   const clone = res.json as Json;
@@ -61,7 +82,10 @@ test('R1 subject/SAN/key-spec validation gives CF_VALIDATION naming the field an
     [definition('bad1', { sans: [{ type: 'dns', value: 'exa mple.com' }] }), /sans\.0\.value/],
     [definition('bad2', { keySpec: 'RSA-1024' }), /keySpec/],
     [definition('bad3', { subject: { commonName: 'x', country: 'Japan' } }), /country/],
-    [definition('bad4', { sans: [{ type: 'dns', value: 'other.example.test' }] }), /commonName .* not among the DNS SANs/],
+    [
+      definition('bad4', { sans: [{ type: 'dns', value: 'other.example.test' }] }),
+      /commonName .* not among the DNS SANs/,
+    ],
     [definition('bad5', { unknownField: 1 }), /unrecognized|unknownField/i],
     [definition('bad6', { sans: [{ type: 'ip', value: '999.1.1.1' }] }), /sans\.0\.value/],
   ];
@@ -83,18 +107,35 @@ test('R2 requests: new then renewal, status history, order data into purchase hi
   t.is(r.kind, 'new');
   const again = await api(t, 'POST', '/api/v1/requests', { definitionId: def.id });
   t.is(again.status, 409, 'one open request per definition');
-  const ordered = await api(t, 'POST', `/api/v1/requests/${r.id}/status`, { status: 'ordered', orderNumber: 'PO-4711', orderDate: '2026-11-20T00:00:00.000Z', note: 'bought' });
+  const ordered = await api(t, 'POST', `/api/v1/requests/${r.id}/status`, {
+    status: 'ordered',
+    orderNumber: 'PO-4711',
+    orderDate: '2026-11-20T00:00:00.000Z',
+    note: 'bought',
+  });
   t.is(ordered.status, 200);
-  const full = (await api(t, 'GET', `/api/v1/requests/${r.id}`)).json as { history: Array<{ fromStatus: string | null; toStatus: string }>; orderNumber: string };
-  t.deepEqual(full.history.map((h) => [h.fromStatus, h.toStatus]), [[null, 'created'], ['created', 'ordered']]);
+  const full = (await api(t, 'GET', `/api/v1/requests/${r.id}`)).json as {
+    history: Array<{ fromStatus: string | null; toStatus: string }>;
+    orderNumber: string;
+  };
+  t.deepEqual(
+    full.history.map((h) => [h.fromStatus, h.toStatus]),
+    [
+      [null, 'created'],
+      ['created', 'ordered'],
+    ]
+  );
   t.is(full.orderNumber, 'PO-4711');
-  const purchases = (await api(t, 'GET', '/api/v1/history/purchases')).json as { items: Array<{ orderNumber: string }> };
+  const purchases = (await api(t, 'GET', '/api/v1/history/purchases')).json as {
+    items: Array<{ orderNumber: string }>;
+  };
   t.true(purchases.items.some((p) => p.orderNumber === 'PO-4711'));
   await api(t, 'POST', `/api/v1/requests/${r.id}/status`, { status: 'completed' });
   const closed = await api(t, 'POST', `/api/v1/requests/${r.id}/status`, { status: 'ordered' });
   t.is(closed.status, 409, 'terminal requests do not change');
 
-  const mon = (await api(t, 'POST', '/api/v1/definitions', definition('watch-only', { operationMode: 'monitored' }))).json as { id: string };
+  const mon = (await api(t, 'POST', '/api/v1/definitions', definition('watch-only', { operationMode: 'monitored' })))
+    .json as { id: string };
   const refused = await api(t, 'POST', '/api/v1/requests', { definitionId: mon.id });
   t.is(refused.status, 409);
   t.regex((refused.json as { error: { message: string } }).error.message, /monitored-only/);
@@ -102,7 +143,14 @@ test('R2 requests: new then renewal, status history, order data into purchase hi
 
 test('R6 provider account passwords are write-only and encrypted at rest', async (t) => {
   const secret = 'vendor-Pa55word-canary-7f3a';
-  const res = await api(t, 'POST', '/api/v1/provider-accounts', { name: 'Acme Reseller', vendor: 'Acme', url: 'https://acme.example/', username: 'ops', email: 'ops@example.test', password: secret });
+  const res = await api(t, 'POST', '/api/v1/provider-accounts', {
+    name: 'Acme Reseller',
+    vendor: 'Acme',
+    url: 'https://acme.example/',
+    username: 'ops',
+    email: 'ops@example.test',
+    password: secret,
+  });
   t.is(res.status, 201);
   t.false(JSON.stringify(res.json).includes(secret));
   t.true((res.json as { hasPassword: boolean }).hasPassword);
@@ -124,7 +172,13 @@ test('R5 documents: upload, list, download byte-exact, 20 MB limit, delete', asy
   const def = (await api(t, 'POST', '/api/v1/definitions', definition('docs'))).json as { id: string };
   const content = Buffer.from('%PDF-1.4\n' + 'x'.repeat(5000));
   const upload = async (buf: Buffer, name: string) => {
-    const res = await fetchRaw(tc, 'POST', `/api/v1/definitions/${def.id}/documents?fileName=${encodeURIComponent(name)}`, buf, t.context.token);
+    const res = await fetchRaw(
+      tc,
+      'POST',
+      `/api/v1/definitions/${def.id}/documents?fileName=${encodeURIComponent(name)}`,
+      buf,
+      t.context.token
+    );
     return res;
   };
   const up = await upload(content, '../../etc/order.pdf');
@@ -132,7 +186,13 @@ test('R5 documents: upload, list, download byte-exact, 20 MB limit, delete', asy
   const doc = JSON.parse(up.body.toString()) as { id: string; fileName: string; size: number };
   t.is(doc.fileName, 'order.pdf', 'path parts are stripped');
   t.is(doc.size, content.length);
-  const down = await fetchRaw(tc, 'GET', `/api/v1/definitions/${def.id}/documents/${doc.id}`, undefined, t.context.token);
+  const down = await fetchRaw(
+    tc,
+    'GET',
+    `/api/v1/definitions/${def.id}/documents/${doc.id}`,
+    undefined,
+    t.context.token
+  );
   t.is(down.status, 200);
   t.true(down.body.equals(content));
   const big = await upload(Buffer.alloc(20 * 1024 * 1024 + 10, 1), 'big.bin');
@@ -143,12 +203,25 @@ test('R5 documents: upload, list, download byte-exact, 20 MB limit, delete', asy
   t.is((await api(t, 'DELETE', `/api/v1/definitions/${def.id}/documents/${doc.id}`)).status, 204);
 });
 
-async function fetchRaw(tc: TestController, method: string, url: string, body: Buffer | undefined, token: string): Promise<{ status: number; body: Buffer }> {
-  const https = await import('node:https');
+async function fetchRaw(
+  tc: TestController,
+  method: string,
+  url: string,
+  body: Buffer | undefined,
+  token: string
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${tc.controller.url}${url}`,
-      { method, ca: tc.controller.caCertificatePem, servername: 'localhost', headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/octet-stream', 'content-length': body.length } : {}) } },
+      {
+        method,
+        ca: tc.controller.caCertificatePem,
+        servername: 'localhost',
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/octet-stream', 'content-length': body.length } : {}),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -166,10 +239,12 @@ test('U5 every change is in the hash-chained audit log, which verifies', async (
   t.is(res.status, 200);
   const items = (res.json as { items: Array<{ action: string; details: Json }> }).items;
   for (const action of ['ca.created', 'user.created', 'auth.login', 'auth.password_changed', 'definition.created']) {
-    t.true(items.some((i) => i.action === action), action);
+    t.true(
+      items.some((i) => i.action === action),
+      action
+    );
   }
   t.false(JSON.stringify(items).includes('correct horse'), 'no secrets in the audit log');
-  const { verifyAuditChain } = await import('../../../controller/src/services/audit-service');
   const r = await verifyAuditChain(t.context.tc.controller.ctx.db.em());
   t.true(r.ok, r.reason);
   t.true(r.events >= items.length);

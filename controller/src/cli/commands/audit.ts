@@ -13,7 +13,12 @@ export function auditCommand(): Command {
       try {
         const r = await withLocalStore((ctx) => verifyAuditChain(ctx.db.em()));
         if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
-        else process.stdout.write(r.ok ? `audit log intact: ${r.events} events\n` : `audit log BROKEN after ${r.events} events: ${r.reason}${r.brokenAt ? ` (event ${r.brokenAt})` : ''}\n`);
+        else
+          process.stdout.write(
+            r.ok
+              ? `audit log intact: ${r.events} events\n`
+              : `audit log BROKEN after ${r.events} events: ${r.reason}${r.brokenAt ? ` (event ${r.brokenAt})` : ''}\n`
+          );
         if (!r.ok) process.exitCode = 1;
       } catch (err) {
         reportCliError(err, opts.json, 'audit verify');

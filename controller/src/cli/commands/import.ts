@@ -18,11 +18,18 @@ interface ImportCliOptions {
 function readInput(file: string, what: string): Buffer {
   try {
     const st = fs.statSync(file);
-    if (st.size > 1024 * 1024) throw new CertFleetError('CF_IMPORT_TOO_LARGE', `import: ${what} ${file} is ${st.size} bytes; the limit is 1 MiB`);
+    if (st.size > 1024 * 1024)
+      throw new CertFleetError(
+        'CF_IMPORT_TOO_LARGE',
+        `import: ${what} ${file} is ${st.size} bytes; the limit is 1 MiB`
+      );
     return fs.readFileSync(file);
   } catch (err) {
     if (err instanceof CertFleetError) throw err;
-    throw new CertFleetError('CF_VALIDATION', `import: cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new CertFleetError(
+      'CF_VALIDATION',
+      `import: cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`
+    );
   }
 }
 
@@ -36,24 +43,41 @@ export function importCommand(): Command {
     .option('--password <p>', 'password of the file (PKCS#12, JKS store, encrypted key)')
     .option('--password-file <file>', 'read the password from a file instead of the command line')
     .option('--key-password <p>', 'key password when it differs (JKS)')
-    .addOption(new Option('--mode <mode>', 'operation mode of the created definition').choices(['managed', 'monitored']).makeOptionMandatory())
+    .addOption(
+      new Option('--mode <mode>', 'operation mode of the created definition')
+        .choices(['managed', 'monitored'])
+        .makeOptionMandatory()
+    )
     .option('--name <name>', 'definition name (default: the common name)')
     .option('--json', 'print one JSON object')
     .action(async (file: string, opts: ImportCliOptions) => {
       try {
-        const password = opts.passwordFile ? fs.readFileSync(opts.passwordFile, 'utf8').replace(/\r?\n$/, '') : opts.password;
+        const password = opts.passwordFile
+          ? fs.readFileSync(opts.passwordFile, 'utf8').replace(/\r?\n$/, '')
+          : opts.password;
         const files = {
           file: readInput(file, 'file'),
           key: opts.key ? readInput(opts.key, 'key file') : undefined,
           chain: opts.chain ? readInput(opts.chain, 'chain file') : undefined,
         };
         const r = await withLocalStore((ctx) =>
-          importCertificate(ctx, files, { mode: opts.mode, password, keyPassword: opts.keyPassword, name: opts.name, fileName: file }, cliActor())
+          importCertificate(
+            ctx,
+            files,
+            { mode: opts.mode, password, keyPassword: opts.keyPassword, name: opts.name, fileName: file },
+            cliActor()
+          )
         );
         const out = {
           format: r.format,
           definition: { id: r.definition.id, name: r.definition.name, operationMode: r.definition.operationMode },
-          certificate: { id: r.certificate.id, sha256: r.certificate.sha256, subject: r.certificate.subject, notAfter: r.certificate.notAfter.toISOString(), isCurrent: r.certificate.isCurrent },
+          certificate: {
+            id: r.certificate.id,
+            sha256: r.certificate.sha256,
+            subject: r.certificate.subject,
+            notAfter: r.certificate.notAfter.toISOString(),
+            isCurrent: r.certificate.isCurrent,
+          },
           privateKeyId: r.privateKeyId,
           redeployable: r.redeployable,
         };

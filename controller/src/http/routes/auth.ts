@@ -10,7 +10,10 @@ export const authRoutes: RouteModule = (add, { ctx }) => {
     tags: ['auth'],
     permission: 'public',
     body: z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(1024) }).strict(),
-    response: z.object({ token: z.string(), user: z.object({ username: z.string(), role: z.string(), mustChangePassword: z.boolean() }) }),
+    response: z.object({
+      token: z.string(),
+      user: z.object({ username: z.string(), role: z.string(), mustChangePassword: z.boolean() }),
+    }),
     handler: async ({ body, raw }) => {
       const { token, user } = await login(ctx, body.username, body.password, raw.ip);
       return { token, user: { username: user.username, role: user.role, mustChangePassword: user.mustChangePassword } };
@@ -23,7 +26,11 @@ export const authRoutes: RouteModule = (add, { ctx }) => {
     tags: ['auth'],
     permission: 'authenticated',
     allowWithPendingPasswordChange: true,
-    handler: async ({ user }) => ({ username: user?.username, role: user?.role, mustChangePassword: user?.mustChangePassword }),
+    handler: async ({ user }) => ({
+      username: user?.username,
+      role: user?.role,
+      mustChangePassword: user?.mustChangePassword,
+    }),
   });
   add({
     method: 'POST',
@@ -32,7 +39,9 @@ export const authRoutes: RouteModule = (add, { ctx }) => {
     tags: ['auth'],
     permission: 'authenticated',
     allowWithPendingPasswordChange: true,
-    body: z.object({ currentPassword: z.string().min(1).max(1024), newPassword: z.string().min(12).max(1024) }).strict(),
+    body: z
+      .object({ currentPassword: z.string().min(1).max(1024), newPassword: z.string().min(12).max(1024) })
+      .strict(),
     handler: async ({ body, user }) => {
       await changePassword(ctx, user!.id, body.currentPassword, body.newPassword);
       return undefined;

@@ -1,11 +1,19 @@
 import { z } from 'zod';
 import { CertFleetError } from '@certfleet/shared';
-import { certificateListQuerySchema, getCertificate, listCertificates, makeCurrent } from '../../services/certificate-service';
+import {
+  certificateListQuerySchema,
+  getCertificate,
+  listCertificates,
+  makeCurrent,
+} from '../../services/certificate-service';
 import { importCertificate, importOptionsSchema } from '../../services/import-service';
 import { actorOf, type RouteModule } from './types';
 
 const idParams = z.object({ id: z.uuid() }).strict();
-const base64 = z.string().max(2_000_000).regex(/^[A-Za-z0-9+/=\s]*$/, 'must be base64');
+const base64 = z
+  .string()
+  .max(2_000_000)
+  .regex(/^[A-Za-z0-9+/=\s]*$/, 'must be base64');
 
 /** Import body: files as base64 (the 1 MiB input cap is checked on the decoded bytes). */
 export const importBodySchema = importOptionsSchema.extend({
@@ -14,7 +22,8 @@ export const importBodySchema = importOptionsSchema.extend({
   chain: base64.optional().describe('a separate chain file, base64'),
 });
 
-const decode = (s: string | undefined): Buffer | undefined => (s === undefined ? undefined : Buffer.from(s.replace(/\s+/g, ''), 'base64'));
+const decode = (s: string | undefined): Buffer | undefined =>
+  s === undefined ? undefined : Buffer.from(s.replace(/\s+/g, ''), 'base64');
 
 export const certificateRoutes: RouteModule = (add, { ctx }) => {
   add({
@@ -57,8 +66,19 @@ export const certificateRoutes: RouteModule = (add, { ctx }) => {
       const { file, key, chain, ...options } = body;
       const fileBuf = decode(file);
       if (!fileBuf || fileBuf.length === 0) throw new CertFleetError('CF_VALIDATION', 'import: file is empty');
-      const r = await importCertificate(ctx, { file: fileBuf, key: decode(key), chain: decode(chain) }, options, actorOf(user));
-      return { definition: r.definition, certificate: r.certificate, privateKeyId: r.privateKeyId, redeployable: r.redeployable, format: r.format };
+      const r = await importCertificate(
+        ctx,
+        { file: fileBuf, key: decode(key), chain: decode(chain) },
+        options,
+        actorOf(user)
+      );
+      return {
+        definition: r.definition,
+        certificate: r.certificate,
+        privateKeyId: r.privateKeyId,
+        redeployable: r.redeployable,
+        format: r.format,
+      };
     },
   });
 };

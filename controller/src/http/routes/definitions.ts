@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { cloneDefinition, createDefinition, definitionListQuerySchema, deleteDefinition, getDefinition, listDefinitions, updateDefinition } from '../../services/definition-service';
+import {
+  cloneDefinition,
+  createDefinition,
+  definitionListQuerySchema,
+  deleteDefinition,
+  getDefinition,
+  listDefinitions,
+  updateDefinition,
+} from '../../services/definition-service';
 import { definitionInputSchema, definitionPatchSchema } from '../../domain/definition';
 import { actorOf, type RouteModule } from './types';
 

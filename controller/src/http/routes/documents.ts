@@ -52,7 +52,10 @@ export const documentRoutes: RouteModule = (add, { ctx }) => {
       return reply
         .header('content-type', 'application/octet-stream')
         .header('x-content-type-options', 'nosniff')
-        .header('content-disposition', `attachment; filename="${record.fileName.replace(/[^\x20-\x7e]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(record.fileName)}`)
+        .header(
+          'content-disposition',
+          `attachment; filename="${record.fileName.replace(/[^\x20-\x7e]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(record.fileName)}`
+        )
         .send(content);
     },
   });

@@ -1,9 +1,20 @@
 import type { EntitySchema } from '@mikro-orm/core';
 import { z } from 'zod';
-import { AuditEventEntity, CertificateAuthorityEntity, DeploymentHistoryEntity, MonitoringHistoryEntity, PurchaseHistoryEntity } from '../../storage/entities';
+import {
+  AuditEventEntity,
+  CertificateAuthorityEntity,
+  DeploymentHistoryEntity,
+  MonitoringHistoryEntity,
+  PurchaseHistoryEntity,
+} from '../../storage/entities';
 import type { RouteModule } from './types';
 
-const paging = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), offset: z.coerce.number().int().min(0).default(0) }).strict();
+const paging = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
 
 export const historyRoutes: RouteModule = (add, { ctx }) => {
   const history = <T extends { at: Date }>(url: string, summary: string, entity: EntitySchema<T>): void =>
@@ -15,7 +26,9 @@ export const historyRoutes: RouteModule = (add, { ctx }) => {
       permission: 'repository:read',
       query: paging,
       handler: async ({ query }) => {
-        const [items, total] = await ctx.db.em().findAndCount(entity, {}, { orderBy: { at: 'desc' } as never, limit: query.limit, offset: query.offset });
+        const [items, total] = await ctx.db
+          .em()
+          .findAndCount(entity, {}, { orderBy: { at: 'desc' } as never, limit: query.limit, offset: query.offset });
         return { items, total };
       },
     });
@@ -30,7 +43,9 @@ export const historyRoutes: RouteModule = (add, { ctx }) => {
     permission: 'settings:manage',
     query: paging,
     handler: async ({ query }) => {
-      const [items, total] = await ctx.db.em().findAndCount(AuditEventEntity, {}, { orderBy: { at: 'desc' }, limit: query.limit, offset: query.offset });
+      const [items, total] = await ctx.db
+        .em()
+        .findAndCount(AuditEventEntity, {}, { orderBy: { at: 'desc' }, limit: query.limit, offset: query.offset });
       return { items, total };
     },
   });

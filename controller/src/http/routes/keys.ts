@@ -10,7 +10,12 @@ export const keyRoutes: RouteModule = (add, { ctx }) => {
     summary: 'List private keys (metadata only) — SPEC R4',
     tags: ['private-keys'],
     permission: 'repository:read',
-    query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) }).strict(),
+    query: z
+      .object({
+        limit: z.coerce.number().int().min(1).max(500).default(50),
+        offset: z.coerce.number().int().min(0).default(0),
+      })
+      .strict(),
     handler: async ({ query }) => listPrivateKeys(ctx.db.em(), query),
   });
   add({
@@ -20,7 +25,9 @@ export const keyRoutes: RouteModule = (add, { ctx }) => {
     tags: ['private-keys'],
     permission: 'keys:export',
     params: z.object({ id: z.uuid() }).strict(),
-    body: keyExportSchema.extend({ password: z.string().min(1).max(1024).describe("the caller's own login password, re-entered") }),
+    body: keyExportSchema.extend({
+      password: z.string().min(1).max(1024).describe("the caller's own login password, re-entered"),
+    }),
     handler: async ({ params, body, user }) => {
       await checkCredentials(ctx.db.em(), user!.username, body.password);
       const pem = await exportPrivateKey(ctx, {

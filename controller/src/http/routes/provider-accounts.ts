@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { providerAccountInputSchema } from '../../domain/provider-account';
-import { createProviderAccount, deleteProviderAccount, listProviderAccounts, updateProviderAccount } from '../../services/provider-account-service';
+import {
+  createProviderAccount,
+  deleteProviderAccount,
+  listProviderAccounts,
+  updateProviderAccount,
+} from '../../services/provider-account-service';
 import { actorOf, type RouteModule } from './types';
 
 const idParams = z.object({ id: z.uuid() }).strict();

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { changeRequestStatus, createRequest, getRequest, listRequests, requestHistory, requestInputSchema, statusChangeSchema } from '../../services/request-service';
+import {
+  changeRequestStatus,
+  createRequest,
+  getRequest,
+  listRequests,
+  requestHistory,
+  requestInputSchema,
+  statusChangeSchema,
+} from '../../services/request-service';
 import { actorOf, type RouteModule } from './types';
 
 const idParams = z.object({ id: z.uuid() }).strict();

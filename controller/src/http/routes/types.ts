@@ -2,7 +2,9 @@ import type { z } from 'zod';
 import type { ServiceContext } from '../../services/context';
 import type { RouteSpec } from '../route';
 
-export type AddRoute = <B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(spec: RouteSpec<B, Q, P>) => void;
+export type AddRoute = <B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(
+  spec: RouteSpec<B, Q, P>
+) => void;
 
 export interface RouteDeps {
   ctx: ServiceContext;

@@ -2,7 +2,12 @@ import { CertificateAuthorityEntity, SettingEntity } from './certificate-authori
 import { CertificateEntity } from './certificate.entity';
 import { DefinitionEntity } from './definition.entity';
 import { DocumentEntity } from './document.entity';
-import { AuditEventEntity, DeploymentHistoryEntity, MonitoringHistoryEntity, PurchaseHistoryEntity } from './history.entity';
+import {
+  AuditEventEntity,
+  DeploymentHistoryEntity,
+  MonitoringHistoryEntity,
+  PurchaseHistoryEntity,
+} from './history.entity';
 import { PrivateKeyEntity } from './private-key.entity';
 import { ProviderAccountEntity } from './provider-account.entity';
 import { RequestEntity, RequestStatusChangeEntity } from './request.entity';
