@@ -36,6 +36,17 @@ export const ERROR_CODES = [
   'CF_RESTORE_TARGET_NOT_EMPTY',
   // storage
   'CF_DB_UNAVAILABLE',
+  // acquisition (SPEC A1–A5, C1–C7, O2)
+  'CF_CSR_INVALID',
+  'CF_ISSUER_CONFIG_INVALID',
+  'CF_ISSUER_REJECTED',
+  'CF_ISSUER_UNAVAILABLE',
+  'CF_ISSUER_CHALLENGE_FAILED',
+  'CF_ACQUISITION_STATE',
+  'CF_CA_UNAVAILABLE',
+  // notifications (SPEC N1–N3)
+  'CF_SMTP_NOT_CONFIGURED',
+  'CF_SMTP_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

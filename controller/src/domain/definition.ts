@@ -81,6 +81,10 @@ export const definitionInputSchema = z
     productId: z.string().min(1).max(100).nullable().default(null),
     requirements: productRequirementsSchema.nullable().default(null),
     issuerType: z.string().min(1).max(50).default('internal-ca'),
+    issuerConfig: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe("the issuer's own options, validated by the issuer plugin"),
     providerAccountId: z.uuid().nullable().default(null),
     deployTargets: z.array(deployTargetSchema).max(100).default([]),
     operationMode: z.enum(operationModes).default('managed'),

@@ -33,6 +33,19 @@ export interface CertificateRequest {
   orderNumber: string | null;
   orderDate: Date | null;
   waitingFor: string | null;
+  /** How this process runs; taken from the definition at start, switchable on resume (SPEC O2). */
+  processMode: 'interactive' | 'unattended';
+  /** Interactive mode: the next step waits for an operator confirmation. */
+  awaitingConfirmation: boolean;
+  /** The last error, with whether retrying can help. */
+  lastError: string | null;
+  attempts: number;
+  /** Pending orders (slow CAs) are polled at this time. */
+  nextAttemptAt: Date | null;
+  /** Issuer-specific state of a pending order (e.g. ACME order URL). Never secrets. */
+  issuerState: Record<string, unknown> | null;
+  /** The certificate received for this request. */
+  certificateId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -28,6 +28,15 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   CF_BACKUP_CORRUPT: 422,
   CF_RESTORE_TARGET_NOT_EMPTY: 409,
   CF_DB_UNAVAILABLE: 503,
+  CF_CSR_INVALID: 422,
+  CF_ISSUER_CONFIG_INVALID: 400,
+  CF_ISSUER_REJECTED: 422,
+  CF_ISSUER_UNAVAILABLE: 503,
+  CF_ISSUER_CHALLENGE_FAILED: 422,
+  CF_ACQUISITION_STATE: 409,
+  CF_CA_UNAVAILABLE: 409,
+  CF_SMTP_NOT_CONFIGURED: 409,
+  CF_SMTP_FAILED: 502,
 };
 
 /** Maps framework errors (bad JSON, body too large, unsupported media type) to our typed errors. */

@@ -7,6 +7,7 @@ import type { SealContext } from './envelope';
 export const SEALED_COLUMNS = {
   privateKey: { table: 'private_keys', column: 'sealed', isPrivateKey: true },
   providerPassword: { table: 'provider_accounts', column: 'password_sealed', isPrivateKey: false },
+  namedSecret: { table: 'secrets', column: 'sealed', isPrivateKey: false },
 } as const;
 
 export type SealedColumn = (typeof SEALED_COLUMNS)[keyof typeof SEALED_COLUMNS];

@@ -34,8 +34,9 @@ async function ensureRootCa(
   ctx: ServiceContext,
   em: Em
 ): Promise<{ certificatePem: string; privateKeyId: string; created: boolean }> {
-  const active = await em.findOne(CertificateAuthorityEntity, { status: 'active' });
-  if (active) return { certificatePem: active.certificatePem, privateKeyId: active.privateKeyId, created: false };
+  const active = await em.findOne(CertificateAuthorityEntity, { status: 'active', certificatePem: { $ne: null } });
+  if (active?.certificatePem)
+    return { certificatePem: active.certificatePem, privateKeyId: active.privateKeyId, created: false };
   const now = ctx.clock.now();
   const root = await createRootCa({ now });
   const key = await storePrivateKey(em, ctx.masterKey, crypto.createPrivateKey(root.privateKeyPem), {
@@ -47,10 +48,15 @@ async function ensureRootCa(
   const ca = em.create(CertificateAuthorityEntity, {
     id: crypto.randomUUID(),
     name: 'CertFleet Root CA',
+    kind: 'root',
     subject: root.subject,
     certificatePem: root.certificatePem,
+    chainPem: [],
+    csrPem: null,
     privateKeyId: key.id,
     status: 'active',
+    extensions: {},
+    crlNumber: 0,
     createdAt: now,
   });
   em.persist(ca);
@@ -111,6 +117,7 @@ async function ensureConsoleCertificate(
         productId: null,
         requirements: null,
         issuerType: 'internal-ca',
+        issuerConfig: {},
         providerAccountId: null,
         deployTargets: [{ serverName: 'this controller', serverType: 'this-controller' }],
         operationMode: 'managed',

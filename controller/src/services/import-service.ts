@@ -55,6 +55,7 @@ export function definitionFromLeaf(
     productId: null,
     requirements: null,
     issuerType: 'manual',
+    issuerConfig: {},
     providerAccountId: null,
     deployTargets: [],
     operationMode: mode,

@@ -65,6 +65,13 @@ export async function createRequest(ctx: ServiceContext, raw: unknown, actor: Ac
       orderNumber: null,
       orderDate: null,
       waitingFor: null,
+      processMode: def.processMode,
+      awaitingConfirmation: false,
+      lastError: null,
+      attempts: 0,
+      nextAttemptAt: null,
+      issuerState: null,
+      certificateId: null,
       createdAt: now,
       updatedAt: now,
     };

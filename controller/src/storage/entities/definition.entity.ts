@@ -13,6 +13,7 @@ export const DefinitionEntity = new EntitySchema<CertificateDefinition>({
     productId: { type: 'string', length: 100, nullable: true },
     requirements: { type: 'json', nullable: true },
     issuerType: { type: 'string', length: 50 },
+    issuerConfig: { type: 'json', default: '{}' },
     providerAccountId: {
       kind: 'm:1',
       entity: 'ProviderAccountRow',

@@ -1,4 +1,11 @@
-import { CertificateAuthorityEntity, SettingEntity } from './certificate-authority.entity';
+import {
+  CaIssuanceEntity,
+  CertificateAuthorityEntity,
+  SecretEntity,
+  SettingEntity,
+} from './certificate-authority.entity';
+import { SentMailEntity } from './notification.entity';
+import { AcmeAccountEntity, ProductEntity } from './product.entity';
 import { CertificateEntity } from './certificate.entity';
 import { DefinitionEntity } from './definition.entity';
 import { DocumentEntity } from './document.entity';
@@ -22,6 +29,8 @@ export * from './private-key.entity';
 export * from './provider-account.entity';
 export * from './request.entity';
 export * from './user.entity';
+export * from './notification.entity';
+export * from './product.entity';
 
 /** Every entity, listed explicitly (no folder scanning: works in bundles and single executables). */
 export const allEntities = [
@@ -40,4 +49,9 @@ export const allEntities = [
   ApiSessionEntity,
   CertificateAuthorityEntity,
   SettingEntity,
+  CaIssuanceEntity,
+  SecretEntity,
+  SentMailEntity,
+  ProductEntity,
+  AcmeAccountEntity,
 ];

@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261125201629_initial } from './Migration20261125201629_initial';
+import { Migration20261125205626_acquisition } from './Migration20261125205626_acquisition';
 
 /**
  * Every migration, in order, listed explicitly so that bundles and single executables need no folder scanning.
@@ -7,4 +8,5 @@ import { Migration20261125201629_initial } from './Migration20261125201629_initi
  */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125201629_initial', class: Migration20261125201629_initial },
+  { name: 'Migration20261125205626_acquisition', class: Migration20261125205626_acquisition },
 ];
