@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { Client } from 'pg';
 import { generateKeyPair, systemClock } from '@certfleet/shared';
 import { loadConfig } from '../../../controller/src/config/config';
-import { openStore, type ConnectedStore } from '../../../controller/src/controller';
+import { openStore, startController, type ConnectedStore } from '../../../controller/src/controller';
 import { createRootCa, issueServerCertificate, loadCa } from '../../../controller/src/issuers/internal-ca';
 import { openPrivateKey } from '../../../controller/src/secrets/key-vault';
 import type { ServiceContext } from '../../../controller/src/services/context';
@@ -125,6 +126,31 @@ test("R4 swapping two rows' encrypted key columns gives an integrity error, not 
   const k = t.context.keys[2]!;
   const key = await openPrivateKey(t.context.ctx.db.em(), t.context.ctx.masterKey, k.id);
   t.is(Buffer.from(key.export({ format: 'jwk' }).d!, 'base64url').toString('hex'), k.d);
+});
+
+test('X1 the controller starts on Debian PostgreSQL 15 through DATABASE_URL and answers /healthz over HTTPS', async (t) => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-pg15-home-'));
+  const url = t.context.cluster.url.replace(/\/postgres$/, '/certfleet_pg15');
+  const admin = new Client({ connectionString: t.context.cluster.url });
+  await admin.connect();
+  await admin.query('create database certfleet_pg15');
+  await admin.end();
+  const controller = await startController(loadConfig({ CERTFLEET_HOME: home, DATABASE_URL: url, CERTFLEET_HTTPS_PORT: '0', CERTFLEET_HTTPS_HOST: '127.0.0.1' }), { log: pino({ level: 'silent' }) });
+  try {
+    const status = await new Promise<number>((resolve, reject) => {
+      https
+        .get(`${controller.url}/healthz`, { ca: controller.caCertificatePem, servername: 'localhost' }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
+    });
+    t.is(status, 200);
+    t.truthy(controller.initialAdmin, 'first start on an empty external database creates the admin');
+  } finally {
+    await controller.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test('X1 DATABASE_URL selects an external PostgreSQL (Debian 15): migrations applied, data readable', async (t) => {
