@@ -8,6 +8,8 @@ import { buildApp } from './http/app';
 import { createLogger, redactUrl } from './logger';
 import { startScheduler, type Scheduler } from './scheduler/scheduler';
 import { loadOrCreateMasterKey, readMasterKey, type MasterKey } from './secrets/master-key';
+import type { AcquisitionDeps } from './services/acquisition/acquisition-service';
+import { defaultAcquisitionDeps } from './services/acquisition/defaults';
 import { bootstrap } from './services/bootstrap-service';
 import type { ServiceContext } from './services/context';
 import { ensureDatabase, openDatabase, withDatabase, type Database } from './storage/database';
@@ -113,6 +115,8 @@ export interface StartOptions {
   log?: Logger;
   /** Called with the generated admin password on the very first start (printed once by the CLI). */
   onInitialAdmin?: (admin: { username: string; password: string }) => void;
+  /** Issuers and notifier for acquisitions (tests inject their own). */
+  acquisition?: (ctx: ServiceContext) => AcquisitionDeps;
 }
 
 /** Starts the controller: repository, first-start bootstrap, background jobs, HTTPS API. */
@@ -131,9 +135,11 @@ export async function startController(
     if (boot.caCreated) log.info('built-in root CA created');
     if (boot.consoleCertificate.renewed) log.info('console TLS certificate issued by the built-in CA');
     if (boot.initialAdmin) options.onInitialAdmin?.(boot.initialAdmin);
-    scheduler = await startScheduler(store.db.url, ctx, log);
+    const acquisition = (options.acquisition ?? defaultAcquisitionDeps)(ctx);
+    scheduler = await startScheduler(store.db.url, { ctx, acquisition, log });
     app = await buildApp({
       ctx,
+      acquisition,
       version: VERSION,
       https: {
         key: boot.consoleCertificate.privateKeyPem,

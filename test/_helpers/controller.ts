@@ -6,6 +6,8 @@ import pino from 'pino';
 import { fixedClock, type Clock } from '@certfleet/shared';
 import { loadConfig } from '../../controller/src/config/config';
 import { startController, type RunningController } from '../../controller/src/controller';
+import type { AcquisitionDeps } from '../../controller/src/services/acquisition/acquisition-service';
+import type { ServiceContext } from '../../controller/src/services/context';
 import { dropDatabase, freshDatabaseUrl } from './db';
 
 export interface TestController {
@@ -27,7 +29,7 @@ export interface TestController {
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
 /** Starts a real controller (HTTPS on a free port) on a fresh database and a temporary CERTFLEET_HOME. */
-export async function startTestController(options: { clock?: Clock; log?: pino.Logger } = {}): Promise<TestController> {
+export async function startTestController(options: { clock?: Clock; log?: pino.Logger; acquisition?: (ctx: ServiceContext) => AcquisitionDeps } = {}): Promise<TestController> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-home-'));
   const databaseUrl = await freshDatabaseUrl();
   const config = loadConfig({

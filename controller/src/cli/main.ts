@@ -4,6 +4,7 @@ import { auditCommand } from './commands/audit';
 import { backupCommand } from './commands/backup';
 import { importCommand } from './commands/import';
 import { inspectCommand } from './commands/inspect';
+import { renewalsCommand, requestCommand } from './commands/request';
 import { restoreCommand } from './commands/restore';
 import { startCommand } from './commands/start';
 
@@ -20,6 +21,8 @@ export function buildCli(): Command {
   program.addCommand(backupCommand());
   program.addCommand(restoreCommand());
   program.addCommand(auditCommand());
+  program.addCommand(requestCommand());
+  program.addCommand(renewalsCommand());
   return program;
 }
 

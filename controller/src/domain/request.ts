@@ -33,6 +33,8 @@ export interface CertificateRequest {
   orderNumber: string | null;
   orderDate: Date | null;
   waitingFor: string | null;
+  /** While `waiting`: the status the process resumes at. */
+  resumeStatus: RequestStatus | null;
   /** How this process runs; taken from the definition at start, switchable on resume (SPEC O2). */
   processMode: 'interactive' | 'unattended';
   /** Interactive mode: the next step waits for an operator confirmation. */

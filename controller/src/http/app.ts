@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { AcquisitionDeps } from '../services/acquisition/acquisition-service';
 import type { ServiceContext } from '../services/context';
 import { authenticate } from '../services/auth-service';
 import { errorHandler } from './error-handler';
@@ -10,12 +11,14 @@ import { definitionRoutes } from './routes/definitions';
 import { documentRoutes } from './routes/documents';
 import { historyRoutes } from './routes/histories';
 import { keyRoutes } from './routes/keys';
+import { productRoutes } from './routes/products';
 import { providerAccountRoutes } from './routes/provider-accounts';
 import { requestRoutes } from './routes/requests';
 import type { AddRoute } from './routes/types';
 
 export interface AppOptions {
   ctx: ServiceContext;
+  acquisition: AcquisitionDeps;
   version: string;
   /** TLS material for HTTPS; omitted in `inject()` tests. */
   https?: { key: string; cert: string };
@@ -32,6 +35,7 @@ const routeModules = [
   documentRoutes,
   providerAccountRoutes,
   historyRoutes,
+  productRoutes,
 ];
 
 /**
@@ -67,7 +71,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const registry: AnyRouteSpec[] = [];
   const add: AddRoute = (spec) => addRoute(app, registry, spec);
-  for (const mod of routeModules) mod(add, { ctx: opts.ctx });
+  for (const mod of routeModules) mod(add, { ctx: opts.ctx, acquisition: opts.acquisition });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -1,9 +1,26 @@
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { ServiceContext } from '../services/context';
-import { purgeExpiredSessions } from './jobs/housekeeping';
+import type { AcquisitionDeps } from '../services/acquisition/acquisition-service';
+import { acquisitionJobs } from './jobs/acquisition';
+import { housekeepingJobs } from './jobs/housekeeping';
 
-export const HOUSEKEEPING_QUEUE = 'housekeeping';
+/** One queue: its pg-boss policy, an optional cron schedule, and the handler for a batch of jobs. */
+export interface JobDefinition {
+  queue: string;
+  /** 'stately': at most one queued and one active job (per singletonKey), whichever replica enqueues it. */
+  policy: 'standard' | 'stately' | 'singleton';
+  cron?: string;
+  handler: (jobs: Array<PgBoss.Job<Record<string, unknown>>>, boss: PgBoss) => Promise<void>;
+}
+
+export interface SchedulerDeps {
+  ctx: ServiceContext;
+  acquisition: AcquisitionDeps;
+  log: Logger;
+  /** Renewal starts are spread over this window (SPEC A5). @default 900 */
+  renewalJitterSeconds?: number;
+}
 
 /**
  * Background work runs through pg-boss on the controller's PostgreSQL (SPEC X2): several replicas can share one
@@ -14,19 +31,24 @@ export interface Scheduler {
   stop(): Promise<void>;
 }
 
-export async function startScheduler(url: string, ctx: ServiceContext, log: Logger): Promise<Scheduler> {
+export async function startScheduler(url: string, deps: SchedulerDeps): Promise<Scheduler> {
+  const { log } = deps;
   const boss = new PgBoss({ connectionString: url, schema: 'pgboss', max: 4 });
   boss.on('error', (err: Error) => log.error({ err: { message: err.message } }, 'pg-boss error'));
   await boss.start();
-  // 'stately': at most one queued and one active housekeeping job, whichever replica enqueues it.
-  await boss.createQueue(HOUSEKEEPING_QUEUE, { name: HOUSEKEEPING_QUEUE, policy: 'stately' });
-  await boss.schedule(HOUSEKEEPING_QUEUE, '*/15 * * * *', {}, { singletonKey: 'housekeeping' });
-  await boss.work(HOUSEKEEPING_QUEUE, async (jobs) => {
-    for (const _job of jobs) {
-      const purged = await purgeExpiredSessions(ctx);
-      log.info({ job: HOUSEKEEPING_QUEUE, purgedSessions: purged }, 'housekeeping done');
-    }
-  });
+  const jobs: JobDefinition[] = [...housekeepingJobs(deps), ...acquisitionJobs(deps)];
+  for (const job of jobs) {
+    await boss.createQueue(job.queue, { name: job.queue, policy: job.policy });
+    if (job.cron) await boss.schedule(job.queue, job.cron, {});
+    await boss.work<Record<string, unknown>>(job.queue, { pollingIntervalSeconds: 2 }, async (batch) => {
+      try {
+        await job.handler(batch, boss);
+      } catch (err) {
+        log.error({ job: job.queue, err: { message: (err as Error).message } }, 'job failed');
+        throw err;
+      }
+    });
+  }
   return {
     boss,
     stop: async () => {

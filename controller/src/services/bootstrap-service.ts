@@ -12,6 +12,7 @@ import { appendAudit } from './audit-service';
 import { createInitialAdmin } from './auth-service';
 import type { ServiceContext } from './context';
 import { insertDefinition } from './definition-service';
+import { syncCatalogue } from './product-service';
 
 const CONSOLE_DEFINITION_KEY = 'controller.consoleDefinitionId';
 /** Console certificate lifetime, and how long before expiry the controller renews it at start. */
@@ -230,6 +231,7 @@ export async function bootstrap(ctx: ServiceContext, publicHostnames: string[]):
     const ca = await ensureRootCa(ctx, em);
     await em.flush();
     const consoleCertificate = await ensureConsoleCertificate(ctx, em, ca, publicHostnames);
+    await syncCatalogue(em, ctx.clock.now());
     const initialAdmin = await createInitialAdmin(em, ctx.clock.now());
     return { initialAdmin, caCreated: ca.created, consoleCertificate };
   });

@@ -43,6 +43,39 @@ export async function getCertificate(em: Em, id: string): Promise<Certificate> {
   return cert;
 }
 
+/** Pending deployment records for every deploy target of a definition (delivery comes with the agents). */
+async function openDeployments(em: Em, certificateId: string, definitionId: string, now: Date): Promise<void> {
+  const def = await em.findOneOrFail(DefinitionEntity, { id: definitionId });
+  for (const target of def.deployTargets) {
+    em.persist(
+      em.create(DeploymentHistoryEntity, {
+        id: crypto.randomUUID(),
+        certificateId,
+        target: `${target.serverType}:${target.serverName}`,
+        status: 'pending',
+        message: 'certificate made current; waiting for delivery',
+        at: now,
+      })
+    );
+  }
+}
+
+/**
+ * Stores a certificate for a definition inside the caller's transaction (import, acquisition, bootstrap). With
+ * `makeCurrent` it replaces the current certificate (the database allows one current per definition) and opens
+ * pending deployments (SPEC R3).
+ */
+export async function insertCertificate(em: Em, cert: Omit<Certificate, 'isCurrent'>, options: { makeCurrent: boolean; now: Date }): Promise<Certificate> {
+  if (options.makeCurrent) {
+    await em.nativeUpdate(CertificateEntity, { definitionId: cert.definitionId, isCurrent: true }, { isCurrent: false });
+  }
+  const row: Certificate = { ...cert, isCurrent: options.makeCurrent };
+  em.persist(em.create(CertificateEntity, row));
+  await em.flush();
+  if (options.makeCurrent) await openDeployments(em, row.id, row.definitionId, options.now);
+  return row;
+}
+
 /**
  * Makes a certificate the current one of its definition (SPEC R3) and opens a pending deployment record for every
  * deploy target of the definition (delivery itself comes with the agents). Idempotent for the current certificate.

@@ -9,6 +9,7 @@ import type { Em } from '../storage/database';
 import { CertificateEntity, DefinitionEntity } from '../storage/entities';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
+import { insertCertificate } from './certificate-service';
 import { insertDefinition } from './definition-service';
 
 export const importOptionsSchema = z
@@ -143,32 +144,29 @@ export async function importCertificate(
     // The imported certificate becomes current unless the definition already has a newer current one.
     const current = await em.findOne(CertificateEntity, { definitionId: definition.id, isCurrent: true });
     const notAfter = new Date(leaf.notAfter);
-    const makeCurrent = !current || current.notAfter < notAfter;
-    if (current && makeCurrent) {
-      current.isCurrent = false;
-      await em.flush(); // release the one-current-per-definition index before the new row claims it
-    }
-    const certificate: Certificate = {
-      id: crypto.randomUUID(),
-      definitionId: definition.id,
-      requestId: null,
-      privateKeyId,
-      pem: leaf.pem,
-      chainPem: material.certificates.slice(1).map((c) => c.pem),
-      sha1: leaf.sha1,
-      sha256: leaf.sha256,
-      serial: leaf.serial,
-      subject: leaf.subject,
-      issuer: leaf.issuer,
-      notBefore: new Date(leaf.notBefore),
-      notAfter,
-      keyAlgorithm: leaf.keyAlgorithm,
-      sans: leaf.sans,
-      isCurrent: makeCurrent,
-      source: 'import',
-      createdAt: now,
-    };
-    em.persist(em.create(CertificateEntity, certificate));
+    const certificate = await insertCertificate(
+      em,
+      {
+        id: crypto.randomUUID(),
+        definitionId: definition.id,
+        requestId: null,
+        privateKeyId,
+        pem: leaf.pem,
+        chainPem: material.certificates.slice(1).map((c) => c.pem),
+        sha1: leaf.sha1,
+        sha256: leaf.sha256,
+        serial: leaf.serial,
+        subject: leaf.subject,
+        issuer: leaf.issuer,
+        notBefore: new Date(leaf.notBefore),
+        notAfter,
+        keyAlgorithm: leaf.keyAlgorithm,
+        sans: leaf.sans,
+        source: 'import',
+        createdAt: now,
+      },
+      { makeCurrent: !current || current.notAfter < notAfter, now }
+    );
     await appendAudit(
       em,
       {

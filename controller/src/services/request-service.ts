@@ -65,6 +65,7 @@ export async function createRequest(ctx: ServiceContext, raw: unknown, actor: Ac
       orderNumber: null,
       orderDate: null,
       waitingFor: null,
+      resumeStatus: null,
       processMode: def.processMode,
       awaitingConfirmation: false,
       lastError: null,
@@ -102,70 +103,39 @@ export async function createRequest(ctx: ServiceContext, raw: unknown, actor: Ac
   });
 }
 
-export const statusChangeSchema = z
+export const orderDataSchema = z
   .object({
-    status: z.enum(requestStatuses),
+    orderNumber: z.string().min(1).max(200),
+    orderDate: z.iso.datetime(),
+    vendor: z.string().min(1).max(200).optional(),
     note: z.string().max(2000).optional(),
-    orderNumber: z.string().min(1).max(200).optional(),
-    orderDate: z.iso.datetime().optional(),
   })
   .strict();
 
-/** Records a status change with its history row; order data also goes to the purchase history (SPEC R8). */
-export async function changeRequestStatus(
-  ctx: ServiceContext,
-  id: string,
-  raw: unknown,
-  actor: Actor
-): Promise<CertificateRequest> {
-  const input = parseInput(statusChangeSchema, raw, 'request.status');
+/** Records the order number and date of a commercial purchase (SPEC A3) on the request and in the purchase history (R8). */
+export async function recordOrder(ctx: ServiceContext, id: string, raw: unknown, actor: Actor): Promise<CertificateRequest> {
+  const input = parseInput(orderDataSchema, raw, 'request.order');
   return ctx.db.em().transactional(async (em) => {
     const now = ctx.clock.now();
     const req = await getRequest(em, id);
-    if (isTerminal(req.status))
-      throw new CertFleetError('CF_CONFLICT', `request: ${id} is ${req.status} and cannot change`);
-    const from: RequestStatus = req.status;
-    req.status = input.status;
+    if (isTerminal(req.status)) throw new CertFleetError('CF_CONFLICT', `request: ${id} is ${req.status}`);
+    req.orderNumber = input.orderNumber;
+    req.orderDate = new Date(input.orderDate);
     req.updatedAt = now;
-    if (input.orderNumber) req.orderNumber = input.orderNumber;
-    if (input.orderDate) req.orderDate = new Date(input.orderDate);
     em.persist(
-      em.create(RequestStatusChangeEntity, {
+      em.create(PurchaseHistoryEntity, {
         id: crypto.randomUUID(),
+        definitionId: req.definitionId,
         requestId: id,
-        fromStatus: from,
-        toStatus: input.status,
+        vendor: input.vendor ?? null,
+        productId: req.productId,
+        orderNumber: input.orderNumber,
+        orderDate: req.orderDate,
         note: input.note ?? null,
-        actor,
         at: now,
       })
     );
-    if (input.orderNumber) {
-      em.persist(
-        em.create(PurchaseHistoryEntity, {
-          id: crypto.randomUUID(),
-          definitionId: req.definitionId,
-          requestId: id,
-          vendor: null,
-          productId: req.productId,
-          orderNumber: req.orderNumber,
-          orderDate: req.orderDate,
-          note: input.note ?? null,
-          at: now,
-        })
-      );
-    }
-    await appendAudit(
-      em,
-      {
-        actor,
-        action: 'request.status_changed',
-        targetType: 'request',
-        targetId: id,
-        details: { from, to: input.status },
-      },
-      now
-    );
+    await appendAudit(em, { actor, action: 'request.order_recorded', targetType: 'request', targetId: id, details: { orderNumber: input.orderNumber } }, now);
     return req;
   });
 }

@@ -6,3 +6,4 @@ export { privateKeyMatchesCertificate } from './key-match';
 export { type PemBlock, containsPem, decodePem, encodePem } from './pem';
 export { type ParsedCertificate, parseCertificate } from './certificate';
 export { type CertificateSummary, summarizeCertificate, summarizeParsedCertificate } from './certificate-summary';
+export * from './chain';

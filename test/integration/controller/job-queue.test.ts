@@ -3,7 +3,9 @@ import { Writable } from 'node:stream';
 import test from 'ava';
 import pino from 'pino';
 import { systemClock } from '@certfleet/shared';
-import { HOUSEKEEPING_QUEUE, startScheduler } from '../../../controller/src/scheduler/scheduler';
+import { HOUSEKEEPING_QUEUE } from '../../../controller/src/scheduler/jobs/housekeeping';
+import { startScheduler } from '../../../controller/src/scheduler/scheduler';
+import { defaultAcquisitionDeps } from '../../../controller/src/services/acquisition/defaults';
 import type { ServiceContext } from '../../../controller/src/services/context';
 import { ApiSessionEntity, UserEntity } from '../../../controller/src/storage/entities';
 import { masterKeyFromBytes } from '../../../controller/src/secrets/master-key';
@@ -17,8 +19,9 @@ test('X2 background work runs through pg-boss: two controller replicas on one da
   const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) });
   const log = pino({ level: 'info' }, sink);
   const ctx: ServiceContext = { db, masterKey: masterKeyFromBytes(crypto.randomBytes(32)), clock: systemClock, log };
-  const a = await startScheduler(url, ctx, log.child({ replica: 'a' }));
-  const b = await startScheduler(url, ctx, log.child({ replica: 'b' }));
+  const acquisition = defaultAcquisitionDeps(ctx);
+  const a = await startScheduler(url, { ctx, acquisition, log: log.child({ replica: 'a' }) });
+  const b = await startScheduler(url, { ctx, acquisition, log: log.child({ replica: 'b' }) });
   try {
     const em = db.em();
     const user = em.create(UserEntity, {

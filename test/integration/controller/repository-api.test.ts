@@ -99,43 +99,35 @@ test('R1 subject/SAN/key-spec validation gives CF_VALIDATION naming the field an
   t.is(list.total, 0, 'no partial record');
 });
 
-test('R2 requests: new then renewal, status history, order data into purchase history; O1 monitored refuses', async (t) => {
-  const def = (await api(t, 'POST', '/api/v1/definitions', definition('shop'))).json as { id: string };
+test('R2 requests: a new request with status history, one open per definition, order data into purchase history; O1 monitored refuses', async (t) => {
+  const def = (await api(t, 'POST', '/api/v1/definitions', definition('shop', { issuerType: 'manual' }))).json as { id: string };
   const req = await api(t, 'POST', '/api/v1/requests', { definitionId: def.id });
-  t.is(req.status, 201);
-  const r = req.json as { id: string; kind: string; status: string };
-  t.is(r.kind, 'new');
+  t.is(req.status, 201, JSON.stringify(req.json));
+  const run = req.json as { request: { id: string; kind: string; status: string; waitingFor: string }; stoppedBecause: string };
+  t.is(run.request.kind, 'new');
+  t.is(run.request.status, 'ordered', 'the manual issuer waits for the vendor');
+  t.is(run.stoppedBecause, 'pending');
+  t.regex(run.request.waitingFor, /upload the issued certificate/);
   const again = await api(t, 'POST', '/api/v1/requests', { definitionId: def.id });
   t.is(again.status, 409, 'one open request per definition');
-  const ordered = await api(t, 'POST', `/api/v1/requests/${r.id}/status`, {
-    status: 'ordered',
-    orderNumber: 'PO-4711',
-    orderDate: '2026-11-20T00:00:00.000Z',
-    note: 'bought',
-  });
+  const csr = await api(t, 'GET', `/api/v1/requests/${run.request.id}/csr`);
+  t.is(csr.status, 200);
+  t.regex(String(csr.json), /BEGIN CERTIFICATE REQUEST/);
+  const ordered = await api(t, 'POST', `/api/v1/requests/${run.request.id}/order`, { orderNumber: 'PO-4711', orderDate: '2026-11-20T00:00:00.000Z', vendor: 'Sectigo' });
   t.is(ordered.status, 200);
-  const full = (await api(t, 'GET', `/api/v1/requests/${r.id}`)).json as {
-    history: Array<{ fromStatus: string | null; toStatus: string }>;
-    orderNumber: string;
-  };
+  const full = (await api(t, 'GET', `/api/v1/requests/${run.request.id}`)).json as { history: Array<{ fromStatus: string | null; toStatus: string }>; orderNumber: string };
   t.deepEqual(
-    full.history.map((h) => [h.fromStatus, h.toStatus]),
-    [
-      [null, 'created'],
-      ['created', 'ordered'],
-    ]
+    full.history.map((h) => h.toStatus),
+    ['created', 'key-generated', 'csr-created', 'ordered']
   );
   t.is(full.orderNumber, 'PO-4711');
-  const purchases = (await api(t, 'GET', '/api/v1/history/purchases')).json as {
-    items: Array<{ orderNumber: string }>;
-  };
-  t.true(purchases.items.some((p) => p.orderNumber === 'PO-4711'));
-  await api(t, 'POST', `/api/v1/requests/${r.id}/status`, { status: 'completed' });
-  const closed = await api(t, 'POST', `/api/v1/requests/${r.id}/status`, { status: 'ordered' });
+  const purchases = (await api(t, 'GET', '/api/v1/history/purchases')).json as { items: Array<{ orderNumber: string; vendor: string }> };
+  t.true(purchases.items.some((p) => p.orderNumber === 'PO-4711' && p.vendor === 'Sectigo'));
+  t.is((await api(t, 'POST', `/api/v1/requests/${run.request.id}/cancel`)).status, 200);
+  const closed = await api(t, 'POST', `/api/v1/requests/${run.request.id}/order`, { orderNumber: 'PO-1', orderDate: '2026-11-21T00:00:00.000Z' });
   t.is(closed.status, 409, 'terminal requests do not change');
 
-  const mon = (await api(t, 'POST', '/api/v1/definitions', definition('watch-only', { operationMode: 'monitored' })))
-    .json as { id: string };
+  const mon = (await api(t, 'POST', '/api/v1/definitions', definition('watch-only', { operationMode: 'monitored' }))).json as { id: string };
   const refused = await api(t, 'POST', '/api/v1/requests', { definitionId: mon.id });
   t.is(refused.status, 409);
   t.regex((refused.json as { error: { message: string } }).error.message, /monitored-only/);

@@ -1,18 +1,22 @@
 import { z } from 'zod';
+import { CertFleetError } from '@certfleet/shared';
 import {
-  changeRequestStatus,
-  createRequest,
-  getRequest,
-  listRequests,
-  requestHistory,
-  requestInputSchema,
-  statusChangeSchema,
-} from '../../services/request-service';
+  cancelAcquisition,
+  confirmStep,
+  resumeAcquisition,
+  resumeSchema,
+  startAcquisition,
+  startAcquisitionSchema,
+  uploadIssuedCertificate,
+  uploadSchema,
+} from '../../services/acquisition/acquisition-service';
+import { overdueRenewals } from '../../services/acquisition/renewal-service';
+import { getRequest, listRequests, orderDataSchema, recordOrder, requestHistory } from '../../services/request-service';
 import { actorOf, type RouteModule } from './types';
 
 const idParams = z.object({ id: z.uuid() }).strict();
 
-export const requestRoutes: RouteModule = (add, { ctx }) => {
+export const requestRoutes: RouteModule = (add, { ctx, acquisition }) => {
   add({
     method: 'GET',
     url: '/api/v1/requests',
@@ -25,12 +29,12 @@ export const requestRoutes: RouteModule = (add, { ctx }) => {
   add({
     method: 'POST',
     url: '/api/v1/requests',
-    summary: 'Open a new or renewal request for a definition',
+    summary: 'Start an acquisition (new or renewal) for a definition; unattended runs to completion — SPEC O2, A4',
     tags: ['requests'],
     permission: 'repository:write',
-    body: requestInputSchema,
+    body: startAcquisitionSchema,
     responseStatus: 201,
-    handler: async ({ raw, user }) => createRequest(ctx, raw.body, actorOf(user)),
+    handler: async ({ raw, user }) => startAcquisition(ctx, acquisition, raw.body, actorOf(user)),
   });
   add({
     method: 'GET',
@@ -46,12 +50,71 @@ export const requestRoutes: RouteModule = (add, { ctx }) => {
   });
   add({
     method: 'POST',
-    url: '/api/v1/requests/:id/status',
-    summary: 'Record a status change (with order number/date for purchases)',
+    url: '/api/v1/requests/:id/confirm',
+    summary: 'Interactive mode: confirm and run the next step',
     tags: ['requests'],
     permission: 'repository:write',
     params: idParams,
-    body: statusChangeSchema,
-    handler: async ({ params, raw, user }) => changeRequestStatus(ctx, params.id, raw.body, actorOf(user)),
+    handler: async ({ params, user }) => confirmStep(ctx, acquisition, params.id, actorOf(user)),
+  });
+  add({
+    method: 'POST',
+    url: '/api/v1/requests/:id/resume',
+    summary: 'Resume a waiting process (optionally switching interactive/unattended) — SPEC O2',
+    tags: ['requests'],
+    permission: 'repository:write',
+    params: idParams,
+    body: resumeSchema,
+    handler: async ({ params, raw, user }) => resumeAcquisition(ctx, acquisition, params.id, raw.body ?? {}, actorOf(user)),
+  });
+  add({
+    method: 'POST',
+    url: '/api/v1/requests/:id/cancel',
+    summary: 'Cancel an open request',
+    tags: ['requests'],
+    permission: 'repository:write',
+    params: idParams,
+    handler: async ({ params, user }) => cancelAcquisition(ctx, params.id, actorOf(user)),
+  });
+  add({
+    method: 'POST',
+    url: '/api/v1/requests/:id/order',
+    summary: 'Record the order number and date of a purchase — SPEC A3, R8',
+    tags: ['requests'],
+    permission: 'repository:write',
+    params: idParams,
+    body: orderDataSchema,
+    handler: async ({ params, raw, user }) => recordOrder(ctx, params.id, raw.body, actorOf(user)),
+  });
+  add({
+    method: 'GET',
+    url: '/api/v1/requests/:id/csr',
+    summary: 'Download the CSR (PEM) to order from a commercial CA',
+    tags: ['requests'],
+    permission: 'repository:read',
+    params: idParams,
+    handler: async ({ params }, reply) => {
+      const req = await getRequest(ctx.db.em(), params.id);
+      if (!req.csrPem) throw new CertFleetError('CF_ACQUISITION_STATE', `request: ${params.id} has no CSR yet (status ${req.status})`);
+      return reply.header('content-type', 'application/pkcs10').header('content-disposition', `attachment; filename="${params.id}.csr"`).send(req.csrPem);
+    },
+  });
+  add({
+    method: 'POST',
+    url: '/api/v1/requests/:id/certificate',
+    summary: 'Upload the certificate (and chain) issued by a commercial CA — SPEC A2 manual, A4',
+    tags: ['requests'],
+    permission: 'repository:write',
+    params: idParams,
+    body: uploadSchema,
+    handler: async ({ params, raw, user }) => uploadIssuedCertificate(ctx, acquisition, params.id, raw.body, actorOf(user)),
+  });
+  add({
+    method: 'GET',
+    url: '/api/v1/renewals/due',
+    summary: 'Definitions inside their renewal lead time with no renewal started (overdue list) — SPEC A5',
+    tags: ['requests'],
+    permission: 'repository:read',
+    handler: async () => ({ items: await overdueRenewals(ctx) }),
   });
 };

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { AcquisitionDeps } from '../../services/acquisition/acquisition-service';
 import type { ServiceContext } from '../../services/context';
 import type { RouteSpec } from '../route';
 
@@ -8,6 +9,7 @@ export type AddRoute = <B extends z.ZodType, Q extends z.ZodType, P extends z.Zo
 
 export interface RouteDeps {
   ctx: ServiceContext;
+  acquisition: AcquisitionDeps;
 }
 
 /** A group of routes registered through `add` (which also records them for the OpenAPI document). */

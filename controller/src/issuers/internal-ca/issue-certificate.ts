@@ -9,6 +9,10 @@
  * - Issued server certificates carry: basicConstraints CA:FALSE (critical), keyUsage digitalSignature
  *   (+ keyEncipherment for RSA keys) (critical), extKeyUsage serverAuth, subjectAltName (DNS / IP), AKI, SKI.
  *   notBefore is `now` − 5 minutes (clock skew); notAfter is `now` + validityDays, capped by the CA's notAfter.
+ * - Client certificates for console users (C5, {@link issueClientCertificate}): the same profile with
+ *   extKeyUsage clientAuth, keyUsage digitalSignature only, subject CN = the user name, and no SAN.
+ * - Custom extensions (C3), per CA, on both kinds: cRLDistributionPoints (one URI) and authorityInfoAccess
+ *   (OCSP and/or caIssuers URIs), never critical.
  *
  * Signing runs on Node's WebCrypto through @peculiar/x509. A CA used for many issuances should be loaded once
  * with {@link loadCa} and the {@link LoadedCa} passed as `ca`, which skips re-parsing the CA certificate and
@@ -27,6 +31,8 @@ import {
   type KeySpec,
   type WebCryptoSigningKey,
 } from '@certfleet/shared';
+import type { CaExtensions } from '../../domain/certificate-authority';
+import { ExtensionOid, authorityInfoAccessValue, crlDistributionPointsValue } from './name-encoding';
 
 /** @peculiar/x509 takes a DOM `Crypto`; Node's `webcrypto` is the same API under Node's own type names. */
 export const nodeCrypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.create>[1];
@@ -190,6 +196,27 @@ const serialSchema = z
   .refine((v) => v.length > 0, 'must not be zero')
   .refine((v) => v.length < 40 || /^[0-7]/.test(v), 'must fit in 20 octets as a positive DER INTEGER');
 
+// eslint-disable-next-line no-control-regex
+const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
+
+/** A URL put into a certificate extension: http(s) or ldap, printable ASCII (IA5String), at most 2000 chars. */
+export const extensionUrlSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(2000)
+  .regex(PRINTABLE_ASCII, 'must be printable ASCII without spaces (percent-encode anything else)')
+  .refine((v) => /^(https?|ldap):\/\//i.test(v) && URL.canParse(v), 'must be an absolute http(s):// or ldap:// URL');
+
+/** The per-CA custom extensions (SPEC C3). Every field is optional; an empty object adds nothing. */
+export const caExtensionsSchema = z
+  .object({
+    crlDistributionPoint: extensionUrlSchema.optional().describe('CRL distribution point URI (cRLDistributionPoints)'),
+    caIssuersUrl: extensionUrlSchema.optional().describe('AIA caIssuers URI: where the CA certificate can be fetched'),
+    ocspUrl: extensionUrlSchema.optional().describe('AIA OCSP responder URI'),
+  })
+  .strict();
+
 const optionsSchema = z.object({
   subjectPublicKeyPem: z.string().min(1),
   subject: subjectSchema,
@@ -197,6 +224,16 @@ const optionsSchema = z.object({
   now: z.date(),
   validityDays: z.number().positive().max(3650).finite(),
   serial: serialSchema.optional(),
+  extensions: caExtensionsSchema.optional(),
+});
+
+/** A console user name as a client certificate's CN: 1..64 characters, no control characters. */
+const clientOptionsSchema = optionsSchema.omit({ subject: true, sans: true }).extend({
+  username: z
+    .string()
+    .min(1)
+    .max(64)
+    .refine((v) => !CONTROL_CHARS.test(v) && v.trim() === v, 'must not contain control characters or edge spaces'),
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -326,6 +363,8 @@ export interface IssueServerCertificateOptions {
   validityDays: number;
   /** Hex serial; a random 128-bit serial when omitted. */
   serial?: string;
+  /** The issuing CA's custom extensions (C3): CRL distribution point, AIA caIssuers / OCSP URLs. */
+  extensions?: CaExtensions;
 }
 
 export interface IssueServerCertificateResult {
@@ -385,20 +424,6 @@ export async function issueServerCertificate(
 ): Promise<IssueServerCertificateResult> {
   const { ca: caInput, ...rest } = opts;
   const input = parseOrThrow(optionsSchema, rest, 'certificate request');
-  const subjectKey = readSubjectPublicKey(input.subjectPublicKeyPem);
-  const ca = isLoadedCa(caInput) ? caInput : await loadCa(caInput);
-
-  const now = input.now.getTime();
-  if (now < ca.notBefore.getTime() - CLOCK_SKEW_MS || now >= ca.notAfter.getTime()) {
-    invalid(
-      `CA certificate is not valid at ${input.now.toISOString()} (valid ${ca.notBefore.toISOString()} .. ${ca.notAfter.toISOString()})`
-    );
-  }
-  const notBefore = toWholeSeconds(new Date(Math.max(now - CLOCK_SKEW_MS, ca.notBefore.getTime())));
-  const notAfter = toWholeSeconds(new Date(Math.min(now + input.validityDays * DAY_MS, ca.notAfter.getTime())));
-  if (notAfter.getTime() <= now)
-    invalid('validity period is empty (validityDays too small, or the CA expires too soon)');
-
   const seen = new Set<string>();
   const sans = input.sans.filter((san) => {
     const key = `${san.type}:${san.value}`;
@@ -406,24 +431,129 @@ export async function issueServerCertificate(
     seen.add(key);
     return true;
   });
+  return signLeaf(caInput, {
+    profile: 'server',
+    subjectPublicKeyPem: input.subjectPublicKeyPem,
+    subjectName: buildName({
+      C: input.subject.country,
+      ST: input.subject.state,
+      L: input.subject.locality,
+      O: input.subject.organization,
+      OU: input.subject.organizationalUnit,
+      CN: input.subject.commonName,
+    }),
+    sans,
+    now: input.now,
+    validityDays: input.validityDays,
+    serial: input.serial,
+    extensions: input.extensions,
+  });
+}
 
-  const serial = input.serial ?? randomSerial();
+export interface IssueClientCertificateOptions {
+  /** The issuing CA, as PEM or as returned by {@link loadCa}. */
+  ca: CaKeyPairPem | LoadedCa;
+  /** SPKI PEM of the user's key. */
+  subjectPublicKeyPem: string;
+  /** The console user name: becomes the subject CN (1..64 characters). */
+  username: string;
+  now: Date;
+  /** Requested lifetime in days (0 < d ≤ 3650), capped by the CA's notAfter. */
+  validityDays: number;
+  serial?: string;
+  /** The issuing CA's custom extensions (C3). */
+  extensions?: CaExtensions;
+}
+
+/**
+ * Issues a TLS client certificate for a console user (SPEC C5, U4): subject `CN=<username>`, extKeyUsage
+ * clientAuth, keyUsage digitalSignature, basicConstraints CA:FALSE, AKI/SKI, the CA's custom extensions.
+ *
+ * @throws CertFleetError as {@link issueServerCertificate}.
+ */
+export async function issueClientCertificate(
+  opts: IssueClientCertificateOptions
+): Promise<IssueServerCertificateResult> {
+  const { ca: caInput, ...rest } = opts;
+  const input = parseOrThrow(clientOptionsSchema, rest, 'client certificate request');
+  return signLeaf(caInput, {
+    profile: 'client',
+    subjectPublicKeyPem: input.subjectPublicKeyPem,
+    subjectName: buildName({ CN: input.username }),
+    sans: [],
+    now: input.now,
+    validityDays: input.validityDays,
+    serial: input.serial,
+    extensions: input.extensions,
+  });
+}
+
+interface LeafParams {
+  profile: 'server' | 'client';
+  subjectPublicKeyPem: string;
+  subjectName: x509.Name;
+  sans: Array<{ type: 'dns' | 'ip'; value: string }>;
+  now: Date;
+  validityDays: number;
+  serial: string | undefined;
+  extensions: CaExtensions | undefined;
+}
+
+/** The C3 extensions as @peculiar/x509 raw extensions (DER built by name-encoding.ts). */
+function customExtensions(extensions: CaExtensions | undefined): x509.Extension[] {
+  const out: x509.Extension[] = [];
+  if (!extensions) return out;
+  if (extensions.crlDistributionPoint) {
+    out.push(
+      new x509.Extension(
+        ExtensionOid.crlDistributionPoints,
+        false,
+        crlDistributionPointsValue(extensions.crlDistributionPoint)
+      )
+    );
+  }
+  if (extensions.ocspUrl || extensions.caIssuersUrl) {
+    out.push(
+      new x509.Extension(
+        ExtensionOid.authorityInfoAccess,
+        false,
+        authorityInfoAccessValue({
+          ...(extensions.ocspUrl ? { ocspUrl: extensions.ocspUrl } : {}),
+          ...(extensions.caIssuersUrl ? { caIssuersUrl: extensions.caIssuersUrl } : {}),
+        })
+      )
+    );
+  }
+  return out;
+}
+
+async function signLeaf(caInput: CaKeyPairPem | LoadedCa, p: LeafParams): Promise<IssueServerCertificateResult> {
+  const subjectKey = readSubjectPublicKey(p.subjectPublicKeyPem);
+  const ca = isLoadedCa(caInput) ? caInput : await loadCa(caInput);
+
+  const now = p.now.getTime();
+  if (now < ca.notBefore.getTime() - CLOCK_SKEW_MS || now >= ca.notAfter.getTime()) {
+    invalid(
+      `CA certificate is not valid at ${p.now.toISOString()} (valid ${ca.notBefore.toISOString()} .. ${ca.notAfter.toISOString()})`
+    );
+  }
+  const notBefore = toWholeSeconds(new Date(Math.max(now - CLOCK_SKEW_MS, ca.notBefore.getTime())));
+  const notAfter = toWholeSeconds(new Date(Math.min(now + p.validityDays * DAY_MS, ca.notAfter.getTime())));
+  if (notAfter.getTime() <= now)
+    invalid('validity period is empty (validityDays too small, or the CA expires too soon)');
+
+  const serial = p.serial ?? randomSerial();
   const publicKey = new x509.PublicKey(subjectKey.spki);
   const usages =
-    x509.KeyUsageFlags.digitalSignature | (isRsaKeySpec(subjectKey.keySpec) ? x509.KeyUsageFlags.keyEncipherment : 0);
-  const { commonName, organization, organizationalUnit, country, locality, state } = input.subject;
+    p.profile === 'server'
+      ? x509.KeyUsageFlags.digitalSignature |
+        (isRsaKeySpec(subjectKey.keySpec) ? x509.KeyUsageFlags.keyEncipherment : 0)
+      : x509.KeyUsageFlags.digitalSignature;
 
   const cert = await x509.X509CertificateGenerator.create(
     {
       serialNumber: serialToEvenHex(serial),
-      subject: buildName({
-        C: country,
-        ST: state,
-        L: locality,
-        O: organization,
-        OU: organizationalUnit,
-        CN: commonName,
-      }),
+      subject: p.subjectName,
       issuer: ca.certificate.subjectName,
       notBefore,
       notAfter,
@@ -433,10 +563,14 @@ export async function issueServerCertificate(
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(usages, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-        new x509.SubjectAlternativeNameExtension(sans, false),
+        new x509.ExtendedKeyUsageExtension(
+          [p.profile === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth],
+          false
+        ),
+        ...(p.sans.length ? [new x509.SubjectAlternativeNameExtension(p.sans, false)] : []),
         new x509.AuthorityKeyIdentifierExtension(ca.keyIdentifier, false),
         await x509.SubjectKeyIdentifierExtension.create(publicKey, false, nodeCrypto),
+        ...customExtensions(p.extensions),
       ],
     },
     nodeCrypto

@@ -4,6 +4,14 @@ import type { CertificateRequest, RequestStatusChange } from '../../domain/reque
 export const RequestEntity = new EntitySchema<CertificateRequest>({
   name: 'CertificateRequest',
   tableName: 'certificate_requests',
+  // SPEC A5: at most one open acquisition per definition, enforced by the database (two controllers included).
+  uniques: [
+    {
+      name: 'certificate_requests_one_open_per_definition',
+      expression:
+        'create unique index "certificate_requests_one_open_per_definition" on "certificate_requests" ("definition_id") where "status" not in (\'completed\', \'cancelled\', \'failed\')',
+    },
+  ],
   properties: {
     id: { type: 'uuid', primary: true },
     definitionId: {
@@ -37,6 +45,7 @@ export const RequestEntity = new EntitySchema<CertificateRequest>({
     orderNumber: { type: 'string', length: 200, nullable: true },
     orderDate: { type: 'datetime', columnType: 'timestamptz', nullable: true },
     waitingFor: { type: 'text', nullable: true },
+    resumeStatus: { type: 'string', length: 30, nullable: true },
     processMode: { type: 'string', length: 20, default: 'unattended' },
     awaitingConfirmation: { type: 'boolean', default: false },
     lastError: { type: 'text', nullable: true },

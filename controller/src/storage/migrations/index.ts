@@ -1,6 +1,8 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261125201629_initial } from './Migration20261125201629_initial';
 import { Migration20261125205626_acquisition } from './Migration20261125205626_acquisition';
+import { Migration20261125205921_open_request_guard } from './Migration20261125205921_open_request_guard';
+import { Migration20261125210033_request_resume } from './Migration20261125210033_request_resume';
 
 /**
  * Every migration, in order, listed explicitly so that bundles and single executables need no folder scanning.
@@ -9,4 +11,6 @@ import { Migration20261125205626_acquisition } from './Migration20261125205626_a
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125201629_initial', class: Migration20261125201629_initial },
   { name: 'Migration20261125205626_acquisition', class: Migration20261125205626_acquisition },
+  { name: 'Migration20261125205921_open_request_guard', class: Migration20261125205921_open_request_guard },
+  { name: 'Migration20261125210033_request_resume', class: Migration20261125210033_request_resume },
 ];

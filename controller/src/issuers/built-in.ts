@@ -1,0 +1,5 @@
+import { manualIssuer } from './manual-issuer';
+import type { RegisteredIssuer } from './registry';
+
+/** Every issuer CertFleet ships, listed explicitly (SPIRE's BuiltIns; no scanning, bundle-friendly). */
+export const builtInIssuers: readonly RegisteredIssuer[] = [manualIssuer];

@@ -1,0 +1,295 @@
+/**
+ * The mailer (SPEC N1–N3): renders a template, sends it through the configured SMTP server with nodemailer, and
+ * records every attempt in the sent-mail log.
+ *
+ * Contract of {@link sendMail}:
+ * - bad template data → CF_VALIDATION, nothing sent, nothing recorded;
+ * - no SMTP settings → CF_SMTP_NOT_CONFIGURED, nothing sent, nothing recorded;
+ * - otherwise exactly one `sent_mail` row per attempt: `sent` (with the server's message id) or `failed` (with the
+ *   error, credentials scrubbed), and a failed attempt then throws CF_SMTP_FAILED (`retryable: true`; `details`
+ *   carries `sentMailId`, the SMTP reply code and whether the server called the failure permanent).
+ *
+ * Security: `starttls` requires the upgrade (nodemailer `requireTLS`), `tls` is implicit TLS, `none` never sends
+ * credentials (the settings schema refuses a username with it). The server certificate is verified against the
+ * bundled roots plus `caPem` unless `rejectUnauthorized` is false. Neither the password nor the AUTH exchange is
+ * ever logged or recorded: nodemailer's logger is off, and error texts are scrubbed before they are stored.
+ *
+ * One pooled transport is kept per database (i.e. per controller) and per settings version; saving the settings
+ * (here or on another replica) bumps the version, and the next send builds a new pool and retires the old one once
+ * its in-flight messages are done.
+ */
+import crypto from 'node:crypto';
+import tls from 'node:tls';
+import { z } from 'zod';
+import { createTransport } from 'nodemailer';
+import type Mail from 'nodemailer/lib/mailer';
+import type { SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer/lib/smtp-pool';
+import { CertFleetError } from '@certfleet/shared';
+import type { SentMail } from '../domain/notification';
+import type { ServiceContext } from '../services/context';
+import { parseInput } from '../services/definition-service';
+import type { Database, Em } from '../storage/database';
+import { SentMailEntity } from '../storage/entities';
+import {
+  openSmtpSettings,
+  pemCertificates,
+  readSmtpSettingsVersion,
+  type SmtpConnectionSettings,
+} from './smtp-settings';
+import { renderTemplate, type TemplateInput, type TemplateName } from './templates';
+
+type PooledTransport = Mail<SMTPPoolSentMessageInfo, SMTPPoolOptions>;
+
+interface CachedTransport {
+  version: string;
+  transport: PooledTransport;
+  inFlight: number;
+  retired: boolean;
+}
+
+/** Keyed by the Database object, so several controllers in one process (tests) never share a pool. */
+const transports = new WeakMap<Database, CachedTransport>();
+
+/** Limits so a slow or silent server cannot hold a caller for minutes. */
+export const SMTP_TIMEOUTS = { connectionMs: 15_000, greetingMs: 15_000, socketMs: 60_000 } as const;
+
+/**
+ * The nodemailer options for `settings` (pure; unit-tested). `caPem` adds to Node's bundled roots instead of
+ * replacing them, so a private CA for the mail server does not break trust in public ones.
+ */
+export function smtpTransportOptions(settings: SmtpConnectionSettings): SMTPPoolOptions & { pool: true } {
+  const tlsOptions: tls.ConnectionOptions = {
+    rejectUnauthorized: settings.rejectUnauthorized,
+    minVersion: 'TLSv1.2',
+    ...(settings.caPem ? { ca: [...tls.rootCertificates, ...pemCertificates(settings.caPem)] } : {}),
+  };
+  return {
+    pool: true,
+    maxConnections: 2,
+    maxMessages: 100,
+    idleTimeout: 60_000,
+    host: settings.host,
+    port: settings.port,
+    secure: settings.security === 'tls',
+    requireTLS: settings.security === 'starttls',
+    ignoreTLS: settings.security === 'none',
+    ...(settings.username ? { auth: { user: settings.username, pass: settings.password ?? '' } } : {}),
+    tls: tlsOptions,
+    connectionTimeout: SMTP_TIMEOUTS.connectionMs,
+    greetingTimeout: SMTP_TIMEOUTS.greetingMs,
+    socketTimeout: SMTP_TIMEOUTS.socketMs,
+    logger: false,
+    debug: false,
+  };
+}
+
+/** Every form in which a credential could show up in an SMTP error text (raw, base64 of AUTH LOGIN/PLAIN). */
+function credentialForms(settings: Pick<SmtpConnectionSettings, 'username' | 'password'>): string[] {
+  const pass = settings.password;
+  if (!pass) return [];
+  const user = settings.username ?? '';
+  const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+  return [
+    pass,
+    b64(pass),
+    b64(`\u0000${user}\u0000${pass}`),
+    b64(`${user}\u0000${user}\u0000${pass}`),
+    encodeURIComponent(pass),
+  ]
+    .filter((s) => s.length >= 3)
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Removes credentials from an error text: known credential forms, and whatever follows an AUTH verb. */
+export function scrubCredentials(
+  text: string,
+  settings: Pick<SmtpConnectionSettings, 'username' | 'password'>
+): string {
+  let out = text;
+  for (const secret of credentialForms(settings)) out = out.split(secret).join('[redacted]');
+  return out.replace(/\b(AUTH\s+(?:PLAIN|LOGIN|XOAUTH2|CRAM-MD5))\s+\S+/gi, '$1 [redacted]');
+}
+
+/** The facts of a nodemailer error worth keeping, with the text scrubbed and capped. */
+export function describeSmtpError(
+  err: unknown,
+  settings: Pick<SmtpConnectionSettings, 'host' | 'port' | 'username' | 'password'>
+): { message: string; code?: string; smtpCode?: number; command?: string; permanent?: boolean } {
+  const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as {
+    message?: unknown;
+    code?: unknown;
+    responseCode?: unknown;
+    command?: unknown;
+    permanent?: unknown;
+  };
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const text = scrubCredentials(typeof e.message === 'string' ? e.message : String(err), settings).slice(0, 2000);
+  return {
+    message: `smtp(${settings.host}:${settings.port}): ${code ? `${code}: ` : ''}${text}`,
+    ...(code ? { code } : {}),
+    ...(typeof e.responseCode === 'number' ? { smtpCode: e.responseCode } : {}),
+    ...(typeof e.command === 'string' ? { command: scrubCredentials(e.command, settings) } : {}),
+    ...(typeof e.permanent === 'boolean' ? { permanent: e.permanent } : {}),
+  };
+}
+
+function retire(ctx: ServiceContext, entry: CachedTransport): void {
+  entry.retired = true;
+  if (entry.inFlight === 0) entry.transport.close();
+  else ctx.log.debug('smtp: old transport closes after its in-flight messages');
+}
+
+interface ReadyTransport {
+  entry: CachedTransport;
+  /** The opened settings when this call built the transport; null when a cached one was reused. */
+  opened: SmtpConnectionSettings | null;
+  adminEmail: string;
+  from: { name: string; address: string };
+}
+
+/** The pooled transport for the current settings version, built (and the previous one retired) on change. */
+async function transportFor(ctx: ServiceContext): Promise<ReadyTransport> {
+  const em = ctx.db.em();
+  const head = await readSmtpSettingsVersion(em);
+  if (!head) {
+    throw new CertFleetError(
+      'CF_SMTP_NOT_CONFIGURED',
+      'smtp: no SMTP settings; an administrator sets them with PUT /api/v1/settings/smtp'
+    );
+  }
+  const from = { name: head.settings.fromName, address: head.settings.fromAddress };
+  const cached = transports.get(ctx.db);
+  if (cached && cached.version === head.version) {
+    return { entry: cached, opened: null, adminEmail: head.settings.adminEmail, from };
+  }
+  const settings = await openSmtpSettings(em, ctx);
+  const version = `${settings.revision}@${settings.updatedAt.toISOString()}`;
+  const again = transports.get(ctx.db);
+  if (again && again.version === version) {
+    return { entry: again, opened: settings, adminEmail: settings.adminEmail, from };
+  }
+  const transport = createTransport(smtpTransportOptions(settings), {
+    headers: { 'Auto-Submitted': 'auto-generated' },
+  });
+  // A pooled transport reports connection problems as events too; without a listener they would crash the process.
+  transport.on('error', (err: unknown) => {
+    ctx.log.warn({ smtp: describeSmtpError(err, settings) }, 'smtp: transport error');
+  });
+  const entry: CachedTransport = { version, transport, inFlight: 0, retired: false };
+  transports.set(ctx.db, entry);
+  if (again) retire(ctx, again);
+  return {
+    entry,
+    opened: settings,
+    adminEmail: settings.adminEmail,
+    from: { name: settings.fromName, address: settings.fromAddress },
+  };
+}
+
+/** Closes the pooled SMTP transport of this controller (shutdown, tests). Safe to call when none is open. */
+export function closeMailTransports(ctx: Pick<ServiceContext, 'db'>): void {
+  const entry = transports.get(ctx.db);
+  if (!entry) return;
+  transports.delete(ctx.db);
+  entry.retired = true;
+  entry.transport.close();
+}
+
+export interface SendMailOptions<K extends TemplateName> {
+  template: K;
+  /** Recipients; defaults to the administrator (`adminEmail` of the SMTP settings). */
+  to?: string | readonly string[];
+  data: TemplateInput<K>;
+}
+
+const recipientsSchema = z.array(z.email().max(320)).min(1).max(100);
+
+async function record(ctx: ServiceContext, mail: SentMail): Promise<void> {
+  const em = ctx.db.em();
+  em.persist(em.create(SentMailEntity, mail));
+  await em.flush();
+}
+
+/**
+ * Renders `template` with `data` and sends it (see the module comment for the full contract). Returns the
+ * `sent_mail` record of a successful attempt.
+ */
+export async function sendMail<K extends TemplateName>(
+  ctx: ServiceContext,
+  options: SendMailOptions<K>
+): Promise<SentMail> {
+  const rendered = renderTemplate(options.template, options.data);
+  const { entry, opened, adminEmail, from } = await transportFor(ctx);
+  const to = parseInput(
+    recipientsSchema,
+    options.to === undefined ? [adminEmail] : typeof options.to === 'string' ? [options.to] : [...options.to],
+    'mail.to'
+  );
+  const mail: SentMail = {
+    id: crypto.randomUUID(),
+    at: ctx.clock.now(),
+    template: options.template,
+    to,
+    subject: rendered.subject,
+    body: rendered.text,
+    status: 'sent',
+    error: null,
+    messageId: null,
+  };
+  entry.inFlight++;
+  try {
+    const info = await entry.transport.sendMail({
+      from,
+      to,
+      subject: rendered.subject,
+      text: rendered.text,
+      ...(rendered.html ? { html: rendered.html } : {}),
+      headers: { 'X-CertFleet-Template': options.template },
+    });
+    mail.messageId = info.messageId ?? null;
+    const rejected = info.rejected ?? [];
+    if (rejected.length) mail.error = `the server refused some recipients: ${rejected.join(', ')}`;
+  } catch (err) {
+    // Credentials for scrubbing: from this call's opened settings, or re-read when the transport was cached.
+    const creds = opened ?? (await openSmtpSettings(ctx.db.em(), ctx).catch(() => null));
+    const facts = describeSmtpError(err, creds ?? { host: '?', port: 0, username: null, password: null });
+    mail.status = 'failed';
+    mail.error = facts.message;
+    await record(ctx, mail);
+    ctx.log.warn({ template: mail.template, sentMailId: mail.id, smtp: facts }, 'mail not sent');
+    const { message, ...details } = facts;
+    throw new CertFleetError('CF_SMTP_FAILED', message, {
+      retryable: true,
+      details: { sentMailId: mail.id, ...details },
+    });
+  } finally {
+    entry.inFlight--;
+    if (entry.retired && entry.inFlight === 0) entry.transport.close();
+  }
+  await record(ctx, mail);
+  ctx.log.info({ template: mail.template, sentMailId: mail.id, to, messageId: mail.messageId }, 'mail sent');
+  return mail;
+}
+
+export const sentMailListQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    offset: z.coerce.number().int().min(0).default(0),
+    status: z.enum(['sent', 'failed']).optional(),
+    template: z.string().max(50).optional(),
+  })
+  .strict();
+
+/** SPEC N3: the sent-mail log, newest first, paged and optionally filtered by status or template. */
+export async function listSentMail(em: Em, raw: unknown): Promise<{ items: SentMail[]; total: number }> {
+  const q = parseInput(sentMailListQuerySchema, raw, 'sent-mail.list');
+  const where: Record<string, unknown> = {};
+  if (q.status) where.status = q.status;
+  if (q.template) where.template = q.template;
+  const [items, total] = await em.findAndCount(SentMailEntity, where, {
+    orderBy: { at: 'desc', id: 'desc' },
+    limit: q.limit,
+    offset: q.offset,
+  });
+  return { items, total };
+}
