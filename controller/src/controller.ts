@@ -6,6 +6,7 @@ import type { ControllerConfig } from './config/config';
 import { ensureHome, homeLayout } from './config/home';
 import { buildApp } from './http/app';
 import { createLogger, redactUrl } from './logger';
+import { closeMailTransports } from './notifications';
 import { startScheduler, type Scheduler } from './scheduler/scheduler';
 import { loadOrCreateMasterKey, readMasterKey, type MasterKey } from './secrets/master-key';
 import type { AcquisitionDeps } from './services/acquisition/acquisition-service';
@@ -166,6 +167,7 @@ export async function startController(
         (stopping ??= (async () => {
           await running.close();
           await sched.stop();
+          await closeMailTransports(ctx);
           await store.close();
           log.info('controller stopped');
         })()),

@@ -94,7 +94,12 @@ async function udpPortFree(port: number): Promise<boolean> {
 }
 
 /** GET over HTTP(S) with an explicit trust anchor; resolves with status and body. */
-export function fetchText(url: string, ca?: string, method = 'GET', body?: string): Promise<{ status: number; body: string }> {
+export function fetchText(
+  url: string,
+  ca?: string,
+  method = 'GET',
+  body?: string
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
@@ -119,7 +124,12 @@ export function fetchText(url: string, ca?: string, method = 'GET', body?: strin
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, logs: () => string, timeoutMs = 15_000): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  logs: () => string,
+  timeoutMs = 15_000
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -158,7 +168,8 @@ async function makeTlsCertificate(dir: string): Promise<{ caPem: string; cert: s
 }
 
 function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined)
+    return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
     child.once('exit', () => {

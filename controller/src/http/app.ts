@@ -6,11 +6,13 @@ import { errorHandler } from './error-handler';
 import { buildOpenApi } from './openapi';
 import { addRoute, type AnyRouteSpec } from './route';
 import { authRoutes } from './routes/auth';
+import { caRoutes } from './routes/ca'; // TEMPORARY (private-CA helper): registration is the lead's
 import { certificateRoutes } from './routes/certificates';
 import { definitionRoutes } from './routes/definitions';
 import { documentRoutes } from './routes/documents';
 import { historyRoutes } from './routes/histories';
 import { keyRoutes } from './routes/keys';
+import { notificationRoutes } from './routes/notifications';
 import { productRoutes } from './routes/products';
 import { providerAccountRoutes } from './routes/provider-accounts';
 import { requestRoutes } from './routes/requests';
@@ -36,6 +38,8 @@ const routeModules = [
   providerAccountRoutes,
   historyRoutes,
   productRoutes,
+  notificationRoutes,
+  caRoutes, // TEMPORARY (private-CA helper)
 ];
 
 /**

@@ -16,7 +16,9 @@
  *
  * One pooled transport is kept per database (i.e. per controller) and per settings version; saving the settings
  * (here or on another replica) bumps the version, and the next send builds a new pool and retires the old one once
- * its in-flight messages are done.
+ * its in-flight messages are done. Call {@link closeMailTransports} on shutdown.
+ *
+ * Background processes use {@link mailNotifier}, which never throws (a failed mail must not fail a process).
  */
 import crypto from 'node:crypto';
 import tls from 'node:tls';
@@ -24,7 +26,7 @@ import { z } from 'zod';
 import { createTransport } from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import type { SMTPPoolOptions, SMTPPoolSentMessageInfo } from 'nodemailer/lib/smtp-pool';
-import { CertFleetError } from '@certfleet/shared';
+import { CertFleetError, isCertFleetError } from '@certfleet/shared';
 import type { SentMail } from '../domain/notification';
 import type { ServiceContext } from '../services/context';
 import { parseInput } from '../services/definition-service';
@@ -43,6 +45,8 @@ type PooledTransport = Mail<SMTPPoolSentMessageInfo, SMTPPoolOptions>;
 interface CachedTransport {
   version: string;
   transport: PooledTransport;
+  /** The settings the pool was built with (nodemailer holds the password in memory anyway); used to scrub errors. */
+  settings: SmtpConnectionSettings;
   inFlight: number;
   retired: boolean;
 }
@@ -133,21 +137,36 @@ export function describeSmtpError(
   };
 }
 
-function retire(ctx: ServiceContext, entry: CachedTransport): void {
+/** Closes a pool now, or (when messages are in flight) as soon as the last of them is done. */
+function retire(entry: CachedTransport): void {
   entry.retired = true;
   if (entry.inFlight === 0) entry.transport.close();
-  else ctx.log.debug('smtp: old transport closes after its in-flight messages');
+}
+
+/**
+ * Counts a use of `entry`. Taken synchronously when transportFor hands the entry out, so a concurrent settings
+ * change cannot close the pool between the hand-out and the send.
+ */
+function acquire(entry: CachedTransport): CachedTransport {
+  entry.inFlight++;
+  return entry;
+}
+
+function release(entry: CachedTransport): void {
+  entry.inFlight--;
+  if (entry.retired && entry.inFlight === 0) entry.transport.close();
 }
 
 interface ReadyTransport {
   entry: CachedTransport;
-  /** The opened settings when this call built the transport; null when a cached one was reused. */
-  opened: SmtpConnectionSettings | null;
   adminEmail: string;
   from: { name: string; address: string };
 }
 
-/** The pooled transport for the current settings version, built (and the previous one retired) on change. */
+/**
+ * The pooled transport for the current settings version, built (and the previous one retired) on change. The caller
+ * holds a use of the returned entry and must {@link release} it.
+ */
 async function transportFor(ctx: ServiceContext): Promise<ReadyTransport> {
   const em = ctx.db.em();
   const head = await readSmtpSettingsVersion(em);
@@ -160,13 +179,13 @@ async function transportFor(ctx: ServiceContext): Promise<ReadyTransport> {
   const from = { name: head.settings.fromName, address: head.settings.fromAddress };
   const cached = transports.get(ctx.db);
   if (cached && cached.version === head.version) {
-    return { entry: cached, opened: null, adminEmail: head.settings.adminEmail, from };
+    return { entry: acquire(cached), adminEmail: head.settings.adminEmail, from };
   }
   const settings = await openSmtpSettings(em, ctx);
   const version = `${settings.revision}@${settings.updatedAt.toISOString()}`;
   const again = transports.get(ctx.db);
   if (again && again.version === version) {
-    return { entry: again, opened: settings, adminEmail: settings.adminEmail, from };
+    return { entry: acquire(again), adminEmail: settings.adminEmail, from };
   }
   const transport = createTransport(smtpTransportOptions(settings), {
     headers: { 'Auto-Submitted': 'auto-generated' },
@@ -175,24 +194,25 @@ async function transportFor(ctx: ServiceContext): Promise<ReadyTransport> {
   transport.on('error', (err: unknown) => {
     ctx.log.warn({ smtp: describeSmtpError(err, settings) }, 'smtp: transport error');
   });
-  const entry: CachedTransport = { version, transport, inFlight: 0, retired: false };
+  const entry: CachedTransport = { version, transport, settings, inFlight: 0, retired: false };
   transports.set(ctx.db, entry);
-  if (again) retire(ctx, again);
+  if (again) retire(again);
   return {
-    entry,
-    opened: settings,
+    entry: acquire(entry),
     adminEmail: settings.adminEmail,
     from: { name: settings.fromName, address: settings.fromAddress },
   };
 }
 
-/** Closes the pooled SMTP transport of this controller (shutdown, tests). Safe to call when none is open. */
+/**
+ * Closes the pooled SMTP transport of this controller (call on shutdown; tests). Messages in flight finish first.
+ * Safe to call when none is open; the next send opens a new pool.
+ */
 export function closeMailTransports(ctx: Pick<ServiceContext, 'db'>): void {
   const entry = transports.get(ctx.db);
   if (!entry) return;
   transports.delete(ctx.db);
-  entry.retired = true;
-  entry.transport.close();
+  retire(entry);
 }
 
 export interface SendMailOptions<K extends TemplateName> {
@@ -219,56 +239,83 @@ export async function sendMail<K extends TemplateName>(
   options: SendMailOptions<K>
 ): Promise<SentMail> {
   const rendered = renderTemplate(options.template, options.data);
-  const { entry, opened, adminEmail, from } = await transportFor(ctx);
-  const to = parseInput(
-    recipientsSchema,
-    options.to === undefined ? [adminEmail] : typeof options.to === 'string' ? [options.to] : [...options.to],
-    'mail.to'
-  );
-  const mail: SentMail = {
-    id: crypto.randomUUID(),
-    at: ctx.clock.now(),
-    template: options.template,
-    to,
-    subject: rendered.subject,
-    body: rendered.text,
-    status: 'sent',
-    error: null,
-    messageId: null,
-  };
-  entry.inFlight++;
+  const { entry, adminEmail, from } = await transportFor(ctx);
   try {
-    const info = await entry.transport.sendMail({
-      from,
+    const to = parseInput(
+      recipientsSchema,
+      options.to === undefined ? [adminEmail] : typeof options.to === 'string' ? [options.to] : [...options.to],
+      'mail.to'
+    );
+    const mail: SentMail = {
+      id: crypto.randomUUID(),
+      at: ctx.clock.now(),
+      template: options.template,
       to,
       subject: rendered.subject,
-      text: rendered.text,
-      ...(rendered.html ? { html: rendered.html } : {}),
-      headers: { 'X-CertFleet-Template': options.template },
-    });
-    mail.messageId = info.messageId ?? null;
-    const rejected = info.rejected ?? [];
-    if (rejected.length) mail.error = `the server refused some recipients: ${rejected.join(', ')}`;
-  } catch (err) {
-    // Credentials for scrubbing: from this call's opened settings, or re-read when the transport was cached.
-    const creds = opened ?? (await openSmtpSettings(ctx.db.em(), ctx).catch(() => null));
-    const facts = describeSmtpError(err, creds ?? { host: '?', port: 0, username: null, password: null });
-    mail.status = 'failed';
-    mail.error = facts.message;
+      body: rendered.text,
+      status: 'sent',
+      error: null,
+      messageId: null,
+    };
+    try {
+      const info = await entry.transport.sendMail({
+        from,
+        to,
+        subject: rendered.subject,
+        text: rendered.text,
+        ...(rendered.html ? { html: rendered.html } : {}),
+        headers: { 'X-CertFleet-Template': options.template },
+      });
+      mail.messageId = info.messageId ?? null;
+      const rejected = info.rejected ?? [];
+      if (rejected.length) mail.error = `the server refused some recipients: ${rejected.join(', ')}`;
+    } catch (err) {
+      const facts = describeSmtpError(err, entry.settings);
+      mail.status = 'failed';
+      mail.error = facts.message;
+      await record(ctx, mail);
+      ctx.log.warn({ template: mail.template, sentMailId: mail.id, smtp: facts }, 'mail not sent');
+      const { message, ...details } = facts;
+      throw new CertFleetError('CF_SMTP_FAILED', message, {
+        retryable: true,
+        details: { sentMailId: mail.id, ...details },
+      });
+    }
     await record(ctx, mail);
-    ctx.log.warn({ template: mail.template, sentMailId: mail.id, smtp: facts }, 'mail not sent');
-    const { message, ...details } = facts;
-    throw new CertFleetError('CF_SMTP_FAILED', message, {
-      retryable: true,
-      details: { sentMailId: mail.id, ...details },
-    });
+    ctx.log.info({ template: mail.template, sentMailId: mail.id, to, messageId: mail.messageId }, 'mail sent');
+    return mail;
   } finally {
-    entry.inFlight--;
-    if (entry.retired && entry.inFlight === 0) entry.transport.close();
+    release(entry);
   }
-  await record(ctx, mail);
-  ctx.log.info({ template: mail.template, sentMailId: mail.id, to, messageId: mail.messageId }, 'mail sent');
-  return mail;
+}
+
+/** What background processes call to notify the administrator (structurally the acquisition engine's `Notifier`). */
+export interface MailNotifier {
+  notify(template: string, data: Record<string, unknown>): Promise<void>;
+}
+
+/**
+ * A notifier that mails the administrator through {@link sendMail} and never throws: a failed or unconfigured mail
+ * must not fail the process that reports (SPEC O2). SMTP failures are in the sent-mail log already (and logged by
+ * sendMail); no SMTP settings is logged as a warning; an unknown template or bad data is a bug and logged as an
+ * error.
+ */
+export function mailNotifier(ctx: ServiceContext): MailNotifier {
+  return {
+    notify: async (template, data) => {
+      try {
+        await sendMail(ctx, { template: template as TemplateName, data: data as never });
+      } catch (err) {
+        const code = isCertFleetError(err) ? err.code : undefined;
+        if (code === 'CF_SMTP_FAILED') return;
+        if (code === 'CF_SMTP_NOT_CONFIGURED') {
+          ctx.log.warn({ template }, 'notification not mailed: SMTP is not configured');
+          return;
+        }
+        ctx.log.error({ template, code, msg: (err as Error).message }, 'notification not mailed');
+      }
+    },
+  };
 }
 
 export const sentMailListQuerySchema = z

@@ -10,6 +10,7 @@ import type { Em } from '../storage/database';
 import { CertificateAuthorityEntity, CertificateEntity, DefinitionEntity, SettingEntity } from '../storage/entities';
 import { appendAudit } from './audit-service';
 import { createInitialAdmin } from './auth-service';
+import { recordIssuance } from './ca-service';
 import type { ServiceContext } from './context';
 import { insertDefinition } from './definition-service';
 import { syncCatalogue } from './product-service';
@@ -34,10 +35,16 @@ async function setting(em: Em, key: string): Promise<unknown> {
 async function ensureRootCa(
   ctx: ServiceContext,
   em: Em
-): Promise<{ certificatePem: string; privateKeyId: string; created: boolean }> {
+): Promise<{ id: string; certificatePem: string; chainPem: string[]; privateKeyId: string; created: boolean }> {
   const active = await em.findOne(CertificateAuthorityEntity, { status: 'active', certificatePem: { $ne: null } });
   if (active?.certificatePem)
-    return { certificatePem: active.certificatePem, privateKeyId: active.privateKeyId, created: false };
+    return {
+      id: active.id,
+      certificatePem: active.certificatePem,
+      chainPem: active.chainPem,
+      privateKeyId: active.privateKeyId,
+      created: false,
+    };
   const now = ctx.clock.now();
   const root = await createRootCa({ now });
   const key = await storePrivateKey(em, ctx.masterKey, crypto.createPrivateKey(root.privateKeyPem), {
@@ -66,7 +73,7 @@ async function ensureRootCa(
     { actor: 'system', action: 'ca.created', targetType: 'ca', targetId: ca.id, details: { subject: root.subject } },
     now
   );
-  return { certificatePem: root.certificatePem, privateKeyId: key.id, created: true };
+  return { id: ca.id, certificatePem: root.certificatePem, chainPem: [], privateKeyId: key.id, created: true };
 }
 
 /** Names for the console certificate: configured names, else the host name plus loopback names. */
@@ -99,7 +106,7 @@ export function consoleSans(publicHostnames: string[]): Array<Extract<San, { typ
 async function ensureConsoleCertificate(
   ctx: ServiceContext,
   em: Em,
-  ca: { certificatePem: string; privateKeyId: string },
+  ca: { id: string; certificatePem: string; chainPem: string[]; privateKeyId: string },
   publicHostnames: string[]
 ): Promise<BootstrapResult['consoleCertificate']> {
   const now = ctx.clock.now();
@@ -190,7 +197,7 @@ async function ensureConsoleCertificate(
     requestId: null,
     privateKeyId: keyRec.id,
     pem: s.pem,
-    chainPem: [ca.certificatePem],
+    chainPem: [ca.certificatePem, ...ca.chainPem],
     sha1: s.sha1,
     sha256: s.sha256,
     serial: s.serial,
@@ -205,6 +212,14 @@ async function ensureConsoleCertificate(
     createdAt: now,
   };
   em.persist(em.create(CertificateEntity, cert));
+  // Every certificate the built-in CA signs is in its register (C2, C4): the console certificate too.
+  recordIssuance(em, {
+    caId: ca.id,
+    certificatePem: issued.certificatePem,
+    kind: 'server',
+    certificateId: cert.id,
+    issuedAt: now,
+  });
   await appendAudit(
     em,
     {

@@ -15,8 +15,8 @@
  * CN + SANs must be exactly the request's SANs; a CSR that differs is refused up front (CF_CSR_INVALID) instead of
  * by the CA.
  *
- * Waiting: status polls back off from `pollIntervalMs` (default 5 s, acme-client's default `backoffMin`) doubling
- * to 30 s, and a Retry-After from the CA wins. When the order is not done after `maxWaitMs` (default 90 s) the call
+ * Waiting: a status that is not final yet is re-checked after `pollIntervalMs`/4, then after `pollIntervalMs`
+ * (default 5 s, acme-client's default `backoffMin`) doubling up to 30 s; a Retry-After from the CA wins. When the order is not done after `maxWaitMs` (default 90 s) the call
  * returns `pending` with `state` = {@link AcmeOrderState} (order URL and the published challenges, no secrets) and
  * `poll` continues the same order later (re-publishing HTTP-01 answers, which live in memory, first). Every wait,
  * request and hook honours the AbortSignal; an abort rejects with `signal.reason` after cleaning up challenges.
@@ -29,7 +29,7 @@
  * challenge of the configured type — terminal); CF_CSR_INVALID (CSR names ≠ SANs).
  */
 import 'reflect-metadata';
-import { X509Certificate, createPublicKey } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
 import https from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
@@ -41,12 +41,7 @@ import type { San } from '../../domain/definition';
 import { canonicalIp } from '../internal-ca';
 import type { IssueOutcome, IssueRequest, Issuer, IssuerDeps } from '../issuer';
 import { defineIssuer } from '../registry';
-import {
-  loadOrCreateAccount,
-  readEabHmacKey,
-  recordRegistration,
-  type AcmeAccountHandle,
-} from './acme-account';
+import { loadOrCreateAccount, readEabHmacKey, recordRegistration, type AcmeAccountHandle } from './acme-account';
 import { CHALLENGE_PROBLEMS, classifyAcmeError, installTransport, type AcmeTransport } from './acme-transport';
 import { dnsRecordFor, runDnsHook } from './dns-hook';
 import type { ChallengeResponder } from './http01-responder';
@@ -127,7 +122,9 @@ export const acmeIssuerConfigSchema = z
       .min(10)
       .max(MAX_POLL_INTERVAL_MS)
       .optional()
-      .describe('first status-poll delay (doubles up to 30 s); default 5000, Retry-After wins'),
+      .describe(
+        'status-poll base delay (first re-check after 1/4 of it, then doubling up to 30 s); default 5000; Retry-After wins'
+      ),
     maxWaitMs: z
       .number()
       .int()
@@ -336,12 +333,34 @@ async function withAccount<T>(s: Session, what: string, fn: () => Promise<T>): P
     return await step(s, what, fn);
   } catch (err) {
     if (err instanceof CertFleetError && err.details?.problemType === 'accountDoesNotExist') {
-      s.log.warn({ accountUrl: s.account.accountUrl }, 'acme: the CA does not know the stored account; registering again');
+      s.log.warn(
+        { accountUrl: s.account.accountUrl },
+        'acme: the CA does not know the stored account; registering again'
+      );
       await register(s);
       return step(s, what, fn);
     }
     throw err;
   }
+}
+
+/**
+ * TLS contexts with the system roots plus a config's `caBundlePem`, built once per distinct bundle: building one
+ * parses ~150 root certificates (≈ 20 ms), and acme-client opens a new connection for most requests.
+ */
+const secureContexts = new Map<string, tls.SecureContext>();
+const MAX_SECURE_CONTEXTS = 32;
+
+function secureContextFor(caBundlePem: string | undefined): tls.SecureContext | undefined {
+  if (!caBundlePem) return undefined;
+  const key = createHash('sha256').update(caBundlePem).digest('hex');
+  let sc = secureContexts.get(key);
+  if (!sc) {
+    sc = tls.createSecureContext({ ca: [...tls.rootCertificates, caBundlePem] });
+    if (secureContexts.size >= MAX_SECURE_CONTEXTS) secureContexts.delete(secureContexts.keys().next().value!);
+    secureContexts.set(key, sc);
+  }
+  return sc;
 }
 
 async function openSession(
@@ -352,11 +371,8 @@ async function openSession(
 ): Promise<Session> {
   const account = await loadOrCreateAccount(deps.ctx, config);
   signal.throwIfAborted();
-  const agent = new https.Agent({
-    keepAlive: true,
-    maxSockets: 4,
-    ...(config.caBundlePem ? { ca: [...tls.rootCertificates, config.caBundlePem] } : {}),
-  });
+  const secureContext = secureContextFor(config.caBundlePem);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 4, ...(secureContext ? { secureContext } : {}) });
   const { client, transport } = newClient(config, agent, signal, account);
   const s: Session = {
     config,
@@ -389,14 +405,21 @@ async function openSession(
   return s;
 }
 
+/** The delay before status poll number `attempt` (0-based): pollIntervalMs/4, then pollIntervalMs doubling. */
+export function pollDelayMs(pollIntervalMs: number, attempt: number): number {
+  if (attempt <= 0) return Math.max(1, Math.round(pollIntervalMs / 4));
+  return Math.min(pollIntervalMs * 2 ** (attempt - 1), MAX_POLL_INTERVAL_MS);
+}
+
 /**
- * Sleeps before the next status poll. Returns false (without sleeping) when the wait would cross this call's
- * deadline — the caller then returns `pending`.
+ * Sleeps before the next status poll: the CA's Retry-After when it sent one, else {@link pollDelayMs}. Returns
+ * false (without sleeping) when the wait would cross this call's deadline, or the CA asks for more than a minute —
+ * the caller then returns `pending` (with the CA's Retry-After as `retryAfter`).
  */
 async function waitForNextPoll(s: Session, attempt: number): Promise<boolean> {
   const retryAfter = s.transport.lastRetryAfterMs;
-  const backoff = Math.min(s.pollIntervalMs * 2 ** attempt, MAX_POLL_INTERVAL_MS);
-  const ms = retryAfter !== undefined ? Math.min(retryAfter, MAX_INLINE_RETRY_AFTER_MS) : backoff;
+  if (retryAfter !== undefined && retryAfter > MAX_INLINE_RETRY_AFTER_MS) return false;
+  const ms = retryAfter ?? pollDelayMs(s.pollIntervalMs, attempt);
   if (performance.now() + ms > s.deadline) return false;
   try {
     await delay(ms, undefined, { signal: s.signal });
@@ -413,7 +436,8 @@ function nextAttemptDelayMs(s: Session): number {
 function challengeError(authz: acme.Authorization): { type: string; detail: string } | undefined {
   for (const c of authz.challenges) {
     const e = (c as { error?: { type?: string; detail?: string } }).error;
-    if (e) return { type: String(e.type ?? '').replace('urn:ietf:params:acme:error:', ''), detail: String(e.detail ?? '') };
+    if (e)
+      return { type: String(e.type ?? '').replace('urn:ietf:params:acme:error:', ''), detail: String(e.detail ?? '') };
   }
   return undefined;
 }
@@ -495,14 +519,13 @@ async function satisfyAuthorizations(s: Session, order: acme.Order): Promise<'va
     const p: Presented = { type, identifier, token: challenge.token };
     const keyAuthorization = await step(s, 'key authorization', () => s.client.getChallengeKeyAuthorization(challenge));
     const already = s.presented.some((x) => x.token === p.token && x.type === p.type);
+    // recorded before publishing, so that cleanup also runs for a hook that failed half-way
+    if (!already) s.presented.push(p);
     // HTTP-01 answers live in memory: publish again (idempotent) in case the process restarted since `issue`.
     if (!already || p.type === 'http-01') await publish(s, p, keyAuthorization);
-    if (!already) s.presented.push(p);
     if (challenge.status === 'pending') toComplete.push(challenge);
   }
-  await Promise.all(
-    toComplete.map((c) => step(s, 'complete challenge', () => s.client.completeChallenge(c)))
-  );
+  await Promise.all(toComplete.map((c) => step(s, 'complete challenge', () => s.client.completeChallenge(c))));
   for (let attempt = 0; ; attempt++) {
     const current = await step(s, 'get authorizations', () => s.client.getAuthorizations(order));
     const failed = current.find((a) => a.status !== 'pending' && a.status !== 'valid');
@@ -577,10 +600,14 @@ async function driveOrder(s: Session, start: acme.Order, csrPublicKey: Buffer): 
         case 'invalid':
           throw await orderFailure(s, order);
         default:
-          throw new CertFleetError('CF_ISSUER_UNAVAILABLE', `acme: order has unexpected status ${String(order.status)}`, {
-            retryable: true,
-            details: { orderUrl: order.url, status: order.status },
-          });
+          throw new CertFleetError(
+            'CF_ISSUER_UNAVAILABLE',
+            `acme: order has unexpected status ${String(order.status)}`,
+            {
+              retryable: true,
+              details: { orderUrl: order.url, status: order.status },
+            }
+          );
       }
     }
     throw new CertFleetError('CF_INTERNAL', 'acme: order loop did not settle');
@@ -590,9 +617,7 @@ async function driveOrder(s: Session, start: acme.Order, csrPublicKey: Buffer): 
 }
 
 async function download(s: Session, order: acme.Order, csrPublicKey: Buffer): Promise<IssueOutcome> {
-  const pem = await step(s, 'download certificate', () =>
-    s.client.getCertificate(order, s.config.preferredChain)
-  );
+  const pem = await step(s, 'download certificate', () => s.client.getCertificate(order, s.config.preferredChain));
   const [leafPem, ...chainPem] = splitPem(pem);
   if (!leafPem) {
     throw new CertFleetError('CF_ISSUER_UNAVAILABLE', 'acme: the CA returned no certificate', {
@@ -600,8 +625,9 @@ async function download(s: Session, order: acme.Order, csrPublicKey: Buffer): Pr
       details: { certificateUrl: order.certificate },
     });
   }
-  const leafKey = createPublicKey(new X509Certificate(leafPem).publicKey.export({ type: 'spki', format: 'pem' }))
-    .export({ type: 'spki', format: 'der' });
+  const leafKey = createPublicKey(
+    new X509Certificate(leafPem).publicKey.export({ type: 'spki', format: 'pem' })
+  ).export({ type: 'spki', format: 'der' });
   if (!leafKey.equals(csrPublicKey)) {
     throw new CertFleetError('CF_ISSUER_REJECTED', "acme: the CA's certificate does not carry the CSR's public key", {
       details: { certificateUrl: order.certificate },

@@ -249,11 +249,15 @@ export function classifyAcmeError(err: unknown, what: string, transport: AcmeTra
         { retryable: false, cause: err, details: { url: err.url, errorCode: err.errorCode } }
       );
     }
-    return new CertFleetError('CF_ISSUER_UNAVAILABLE', `${base}: cannot reach the ACME server at ${host}: ${err.message}`, {
-      retryable: true,
-      cause: err,
-      details: { url: err.url, ...(err.errorCode ? { errorCode: err.errorCode } : {}) },
-    });
+    return new CertFleetError(
+      'CF_ISSUER_UNAVAILABLE',
+      `${base}: cannot reach the ACME server at ${host}: ${err.message}`,
+      {
+        retryable: true,
+        cause: err,
+        details: { url: err.url, ...(err.errorCode ? { errorCode: err.errorCode } : {}) },
+      }
+    );
   }
   const problem = transport?.lastProblem;
   if (problem) {

@@ -17,7 +17,13 @@ import { z } from 'zod';
 import { CertFleetError, decodePem, encodePem, keySpecOf, type KeySpec } from '@certfleet/shared';
 import { DerError, contentOf, encodingOf, expectTag, readBitString, readDer, readOid, sequence } from './der-reader';
 import { der, extension } from './der-writer';
-import { parseOrThrow, sanSchema, subjectSchema, type CertificateSubject, type SubjectAltName } from './issue-certificate';
+import {
+  parseOrThrow,
+  sanSchema,
+  subjectSchema,
+  type CertificateSubject,
+  type SubjectAltName,
+} from './issue-certificate';
 import { ExtensionOid, caBasicConstraints, caKeyUsage, encodeGeneralNames, encodeName } from './name-encoding';
 import { SignatureOid, nodeSigner } from './node-signer';
 
@@ -159,7 +165,10 @@ export function publicKeyFromCsr(csr: string | Buffer): CsrPublicKey {
 const createCsrSchema = z.object({
   subject: subjectSchema,
   sans: z.array(sanSchema).max(100, 'at most 100 SANs').default([]),
-  ca: z.object({ pathLength: z.number().int().min(0).max(10).optional() }).strict().optional(),
+  ca: z
+    .object({ pathLength: z.number().int().min(0).max(10).optional() })
+    .strict()
+    .optional(),
 });
 
 export interface CreateCsrOptions {
@@ -195,12 +204,7 @@ export function createCsr(opts: CreateCsrOptions): string {
   const attributes = extensions.length
     ? [der.sequence(der.oid('1.2.840.113549.1.9.14'), der.setOf(der.sequence(...extensions)))]
     : [];
-  const info = der.sequence(
-    der.integer(0),
-    encodeName(input.subject),
-    spki,
-    der.implicitConstructed(0, ...attributes)
-  );
+  const info = der.sequence(der.integer(0), encodeName(input.subject), spki, der.implicitConstructed(0, ...attributes));
   const csr = der.sequence(info, signer.algorithmIdentifier, der.bitString(signer.sign(info)));
   return encodePem('CERTIFICATE REQUEST', csr);
 }

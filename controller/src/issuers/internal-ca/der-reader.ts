@@ -62,7 +62,7 @@ export function readDer(buf: Buffer): DerNode {
 export function childrenOf(node: DerNode): DerNode[] {
   if (!node.constructed) throw new DerError(`element at offset ${node.start} is not constructed`);
   const out: DerNode[] = [];
-  for (let pos = node.contentStart; pos < node.end; ) {
+  for (let pos = node.contentStart; pos < node.end;) {
     const child = readElement(node.buf, pos, node.end, node.depth + 1);
     out.push(child);
     pos = child.end;

@@ -196,7 +196,6 @@ const serialSchema = z
   .refine((v) => v.length > 0, 'must not be zero')
   .refine((v) => v.length < 40 || /^[0-7]/.test(v), 'must fit in 20 octets as a positive DER INTEGER');
 
-// eslint-disable-next-line no-control-regex
 const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
 
 /** A URL put into a certificate extension: http(s) or ldap, printable ASCII (IA5String), at most 2000 chars. */

@@ -76,7 +76,6 @@ export function encodeGeneralNames(sans: ReadonlyArray<{ type: 'dns' | 'ip'; val
 
 /** A uniformResourceIdentifier GeneralName (`[6] IMPLICIT IA5String`). */
 function uriName(url: string): Buffer {
-  // eslint-disable-next-line no-control-regex
   if (!/^[\x21-\x7e]+$/.test(url)) throw new TypeError('URI must be printable ASCII without spaces');
   return der.implicitPrimitive(6, Buffer.from(url, 'latin1'));
 }

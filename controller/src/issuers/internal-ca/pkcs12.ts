@@ -173,10 +173,7 @@ export function createPkcs12(opts: CreatePkcs12Options): Buffer {
   const localKeyId = createHash('sha1').update(leafDer).digest();
 
   // The certificates, encrypted (OpenSSL 3 default layout).
-  const certContents = der.sequence(
-    certBag(leafDer, friendlyName, localKeyId),
-    ...chain.map((c) => certBag(c))
-  );
+  const certContents = der.sequence(certBag(leafDer, friendlyName, localKeyId), ...chain.map((c) => certBag(c)));
   const certEnc = pbes2Encrypt(certContents, input.password, input.iterations);
   const certInfo = der.sequence(
     der.oid(OID.encryptedData),

@@ -78,7 +78,9 @@ export interface SubordinateCaRequest {
  * Generates a subordinate CA key and its CSR (CA:TRUE requested).
  * @throws CertFleetError `CF_VALIDATION` on bad options
  */
-export async function createSubordinateCaRequest(opts: CreateSubordinateCaRequestOptions): Promise<SubordinateCaRequest> {
+export async function createSubordinateCaRequest(
+  opts: CreateSubordinateCaRequestOptions
+): Promise<SubordinateCaRequest> {
   const input = parseOrThrow(requestSchema, opts, 'subordinate CA request');
   const pair = await generateKeyPair(input.keySpec);
   const attrs = { CN: `${input.name} ${rootCaTimestamp(input.now)}`, O: input.organization };
@@ -164,7 +166,9 @@ function isSelfSigned(cert: X509Certificate): boolean {
  * Validates a parent-issued subordinate CA certificate before it is activated (SPEC C1).
  * @throws CertFleetError `CF_VALIDATION` naming the first failed check
  */
-export function validateSubordinateCertificate(opts: ValidateSubordinateCertificateOptions): ValidatedSubordinateCertificate {
+export function validateSubordinateCertificate(
+  opts: ValidateSubordinateCertificateOptions
+): ValidatedSubordinateCertificate {
   const [cert, ...extra] = certificatesIn([opts.certificatePem], 'certificatePem');
   if (!cert) throw rejected('certificatePem holds no certificate');
   const candidates = [...extra, ...certificatesIn(opts.chainPem, 'chainPem')];
@@ -204,7 +208,8 @@ export function validateSubordinateCertificate(opts: ValidateSubordinateCertific
     const name = issuer.subject.replace(/\n/g, ', ');
     if (!issuer.ca) throw rejected(`chain certificate ${name} is not a CA`);
     const issuerUsage = keyUsageBits(issuer.raw);
-    if (issuerUsage !== null && !issuerUsage.has(5)) throw rejected(`chain certificate ${name} may not sign certificates`);
+    if (issuerUsage !== null && !issuerUsage.has(5))
+      throw rejected(`chain certificate ${name} may not sign certificates`);
     if (!validAt(issuer, opts.now)) throw rejected(`chain certificate ${name} is not valid now`);
     const pathLength = pathLengthOf(issuer);
     // Below this issuer come path.length + 1 CA certificates (ours included): all are intermediates for the

@@ -86,7 +86,8 @@ if [ -z "$ROOT" ] && [ "$(id -u)" != "0" ]; then
 fi
 
 TMPDIR_CF=$(mktemp -d "\${TMPDIR:-/tmp}/certfleet-trust.XXXXXX")
-trap 'rm -rf "$TMPDIR_CF"' EXIT INT TERM HUP
+trap 'rm -rf "$TMPDIR_CF"' EXIT
+trap 'exit 130' INT TERM HUP
 PEM="$TMPDIR_CF/ca.pem"
 cat > "$PEM" <<'CERTFLEET_CA_PEM_EOF'
 ${pem.trimEnd()}

@@ -1,8 +1,9 @@
 /**
  * `certificate-issued` (SPEC N2, A4): a new certificate was received, verified and made current for a definition.
  *
- * Data: `definitionName`, `commonName`, `serial`, `issuer`, `notBefore`, `notAfter`, `sha256`; optional `sans`,
- * `sha1`, `requestId`, `requestKind`, `nextStep` (e.g. "deployment to web1 pending"), `consoleUrl`.
+ * Data: `definitionName`, `issuer`, `notAfter`, `sha256`; optional `commonName` and/or `subject` (DN), `serial`,
+ * `notBefore`, `sans`, `sha1`, `requestId`, `requestKind`, `nextStep` (e.g. "deployment to web1 pending"),
+ * `consoleUrl`.
  */
 import { z } from 'zod';
 import {
@@ -22,11 +23,12 @@ import {
 export const certificateIssuedData = z
   .object({
     definitionName: nameField,
-    commonName: z.string().max(300),
+    commonName: z.string().max(300).optional(),
+    subject: z.string().max(2000).optional().describe('subject DN, when the caller has no separate common name'),
     sans: z.array(z.string().max(300)).max(1000).default([]),
-    serial: z.string().min(1).max(200),
+    serial: z.string().min(1).max(200).optional(),
     issuer: z.string().min(1).max(1000),
-    notBefore: dateField,
+    notBefore: dateField.optional(),
     notAfter: dateField,
     sha256: sha256Field,
     sha1: z
@@ -51,10 +53,11 @@ export function renderCertificateIssued(data: CertificateIssuedData): RenderedMa
       rows: [
         ['Definition', data.definitionName],
         ['Common name', data.commonName],
+        ['Subject', data.subject],
         ['Subject alt. names', data.sans.join(', ')],
         ['Issuer', data.issuer],
         ['Serial', data.serial],
-        ['Valid from', formatTime(data.notBefore)],
+        ['Valid from', data.notBefore ? formatTime(data.notBefore) : undefined],
         ['Valid until', formatTime(data.notAfter)],
         ['SHA-256', data.sha256],
         ['SHA-1', data.sha1],
@@ -64,7 +67,8 @@ export function renderCertificateIssued(data: CertificateIssuedData): RenderedMa
   ];
   if (data.nextStep) blocks.push({ kind: 'p', text: `Next: ${data.nextStep}` });
   if (data.consoleUrl) blocks.push({ kind: 'p', text: `Console: ${data.consoleUrl}` });
-  return renderBlocks(subject(`Certificate ${what}: ${data.definitionName} (${data.commonName})`), blocks);
+  const name = data.commonName ?? data.subject;
+  return renderBlocks(subject(`Certificate ${what}: ${data.definitionName}${name ? ` (${name})` : ''}`), blocks);
 }
 
 export const certificateIssued = defineTemplate({

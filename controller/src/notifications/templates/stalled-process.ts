@@ -3,8 +3,8 @@
  * definition and request, at which step, what the process waits for or which error stopped it, and how to resume
  * (interactively or unattended, once the data is supplied).
  *
- * Data: `definitionName`, `requestId`, `step`, `stoppedAt`, and at least one of `waitingFor` / `error`; optional
- * `definitionId`, `requestKind`, `resume` (steps to resume; a generic hint is used when omitted), `consoleUrl`.
+ * Data: `definitionName`, `requestId`, `step`, and at least one of `waitingFor` / `error`; optional `stoppedAt`,
+ * `definitionId`, `requestKind`, `resume` (one or more steps; a generic hint is used when omitted), `consoleUrl`.
  */
 import { z } from 'zod';
 import {
@@ -27,7 +27,7 @@ export const stalledProcessData = z
     requestId: idField,
     requestKind: z.enum(['new', 'renewal']).optional(),
     step: z.string().trim().min(1).max(100).describe('the step the process stopped at, e.g. ordered'),
-    stoppedAt: dateField,
+    stoppedAt: dateField.optional(),
     waitingFor: z
       .union([z.string().trim().min(1).max(2000), z.array(z.string().trim().min(1).max(2000)).min(1).max(50)])
       .transform((v) => (Array.isArray(v) ? v : [v]))
@@ -42,7 +42,11 @@ export const stalledProcessData = z
       .strict()
       .optional()
       .describe('the error that stopped the process'),
-    resume: z.array(z.string().trim().min(1).max(1000)).min(1).max(20).optional().describe('how to resume'),
+    resume: z
+      .union([z.string().trim().min(1).max(1000), z.array(z.string().trim().min(1).max(1000)).min(1).max(20)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .optional()
+      .describe('how to resume: one step or several (e.g. the API call)'),
     consoleUrl: urlField.optional(),
   })
   .strict()
@@ -66,7 +70,7 @@ export function renderStalledProcess(data: StalledProcessData): RenderedMail {
         ['Definition id', data.definitionId],
         ['Request id', data.requestId],
         ['Step', data.step],
-        ['Stopped at', formatTime(data.stoppedAt)],
+        ['Stopped at', data.stoppedAt ? formatTime(data.stoppedAt) : undefined],
       ],
     },
   ];

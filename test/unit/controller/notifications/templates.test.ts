@@ -240,3 +240,16 @@ test('N2 templates are pure: same data, same output', (t) => {
     t.deepEqual(renderTemplate(name, samples[name] as never), renderTemplate(name, samples[name] as never));
   }
 });
+
+test('N2 certificate-issued accepts the acquisition engine payload (subject DN instead of common name)', (t) => {
+  const out = renderTemplate('certificate-issued', {
+    definitionName: 'web1',
+    subject: 'CN=web1.example.test, O=Example, C=JP',
+    notAfter: new Date('2026-08-01T00:00:00Z'),
+    sha256: SHA256,
+    issuer: 'internal-ca',
+  });
+  t.is(out.subject, '[CertFleet] Certificate issued: web1 (CN=web1.example.test, O=Example, C=JP)');
+  t.true(out.text.includes('Issuer:') && out.text.includes('internal-ca'));
+  t.false(out.text.includes('Valid from'), 'absent fields are left out');
+});
