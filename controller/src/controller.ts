@@ -5,6 +5,7 @@ import { CertFleetError, systemClock, type Clock } from '@certfleet/shared';
 import type { ControllerConfig } from './config/config';
 import { ensureHome, homeLayout } from './config/home';
 import { buildApp } from './http/app';
+import { startHttp01Responder, type ChallengeResponder, type Http01Responder } from './issuers/acme/http01-responder';
 import { createLogger, redactUrl } from './logger';
 import { closeMailTransports } from './notifications';
 import { startScheduler, type Scheduler } from './scheduler/scheduler';
@@ -117,7 +118,7 @@ export interface StartOptions {
   /** Called with the generated admin password on the very first start (printed once by the CLI). */
   onInitialAdmin?: (admin: { username: string; password: string }) => void;
   /** Issuers and notifier for acquisitions (tests inject their own). */
-  acquisition?: (ctx: ServiceContext) => AcquisitionDeps;
+  acquisition?: (ctx: ServiceContext, extras: { http01Responder?: ChallengeResponder }) => AcquisitionDeps;
 }
 
 /** Starts the controller: repository, first-start bootstrap, background jobs, HTTPS API. */
@@ -130,13 +131,18 @@ export async function startController(
   const store = await openStore(config, log);
   let scheduler: Scheduler | undefined;
   let app: FastifyInstance | undefined;
+  let responder: Http01Responder | undefined;
   try {
     const ctx: ServiceContext = { db: store.db, masterKey: store.masterKey, clock: options.clock ?? systemClock, log };
     const boot = await bootstrap(ctx, config.publicHostnames);
     if (boot.caCreated) log.info('built-in root CA created');
     if (boot.consoleCertificate.renewed) log.info('console TLS certificate issued by the built-in CA');
     if (boot.initialAdmin) options.onInitialAdmin?.(boot.initialAdmin);
-    const acquisition = (options.acquisition ?? defaultAcquisitionDeps)(ctx);
+    if (config.acmeHttp01Port) {
+      responder = await startHttp01Responder({ host: config.acmeHttp01Host, port: config.acmeHttp01Port });
+      log.info({ port: responder.port }, 'ACME HTTP-01 responder listening');
+    }
+    const acquisition = (options.acquisition ?? defaultAcquisitionDeps)(ctx, responder ? { http01Responder: responder } : {});
     scheduler = await startScheduler(store.db.url, { ctx, acquisition, log });
     app = await buildApp({
       ctx,
@@ -168,6 +174,7 @@ export async function startController(
           await running.close();
           await sched.stop();
           await closeMailTransports(ctx);
+          await responder?.close();
           await store.close();
           log.info('controller stopped');
         })()),
@@ -175,6 +182,7 @@ export async function startController(
   } catch (err) {
     await app?.close().catch(() => undefined);
     await scheduler?.stop().catch(() => undefined);
+    await responder?.close().catch(() => undefined);
     await store.close();
     throw err;
   }

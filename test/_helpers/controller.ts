@@ -42,6 +42,7 @@ export async function startTestController(options: { clock?: Clock; log?: pino.L
   const controller = await startController(config, {
     clock: options.clock,
     log: options.log ?? pino({ level: 'silent' }),
+    ...(options.acquisition ? { acquisition: options.acquisition } : {}),
   });
   const ca = controller.caCertificatePem;
   const request: TestController['request'] = (method, url, body, token) =>

@@ -11,6 +11,8 @@ import { CertFleetError } from '@certfleet/shared';
  * - `CERTFLEET_HTTPS_HOST` — bind address. @default `0.0.0.0`
  * - `CERTFLEET_PUBLIC_HOSTNAMES` — comma-separated names for the console certificate. @default host name + localhost
  * - `CERTFLEET_LOG_LEVEL` — pino level. @default `info`
+ * - `CERTFLEET_ACME_HTTP01_PORT` / `CERTFLEET_ACME_HTTP01_HOST` — run the ACME HTTP-01 responder there (usually 80).
+ *   @default no responder (http-01 orders then fail with a clear error)
  */
 export const configSchema = z.object({
   home: z.string().min(1),
@@ -21,6 +23,8 @@ export const configSchema = z.object({
   httpsPort: z.coerce.number().int().min(0).max(65535).default(8443),
   httpsHost: z.string().min(1).default('0.0.0.0'),
   publicHostnames: z.array(z.string().min(1)).default([]),
+  acmeHttp01Port: z.coerce.number().int().min(1).max(65535).optional(),
+  acmeHttp01Host: z.string().min(1).default('0.0.0.0'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -39,6 +43,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
           .filter(Boolean)
       : undefined,
     logLevel: env.CERTFLEET_LOG_LEVEL ?? undefined,
+    acmeHttp01Port: env.CERTFLEET_ACME_HTTP01_PORT || undefined,
+    acmeHttp01Host: env.CERTFLEET_ACME_HTTP01_HOST || undefined,
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

@@ -1,5 +1,6 @@
+import { acmeIssuer } from './acme';
 import { manualIssuer } from './manual-issuer';
 import type { RegisteredIssuer } from './registry';
 
 /** Every issuer CertFleet ships, listed explicitly (SPIRE's BuiltIns; no scanning, bundle-friendly). */
-export const builtInIssuers: readonly RegisteredIssuer[] = [manualIssuer];
+export const builtInIssuers: readonly RegisteredIssuer[] = [acmeIssuer, manualIssuer];

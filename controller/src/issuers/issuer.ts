@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { KeySpec } from '@certfleet/shared';
 import type { San, Subject } from '../domain/definition';
 import type { ServiceContext } from '../services/context';
+import type { ChallengeResponder } from './acme/http01-responder';
 
 /**
  * Issuers (CA connectors, SPEC A2; STYLE §7.3): a small required interface, optional capabilities, a declared
@@ -43,6 +44,11 @@ export interface Issuer {
 
 export interface IssuerDeps {
   ctx: ServiceContext;
+  /**
+   * ACME HTTP-01: who publishes key authorizations — the controller's standalone responder (or, later, an agent on
+   * the target host). Absent when the controller runs no responder; http-01 issuance then fails with a clear error.
+   */
+  http01Responder?: ChallengeResponder;
 }
 
 export interface IssuerDefinition<C> {

@@ -46,16 +46,6 @@ import { CHALLENGE_PROBLEMS, classifyAcmeError, installTransport, type AcmeTrans
 import { dnsRecordFor, runDnsHook } from './dns-hook';
 import type { ChallengeResponder } from './http01-responder';
 
-declare module '../issuer' {
-  interface IssuerDeps {
-    /**
-     * ACME HTTP-01: who publishes key authorizations — the controller's standalone responder
-     * (`startHttp01Responder`) or, later, a responder that routes to the agent on the target host.
-     * Required by `acme` issuers configured with `challenge: 'http-01'`.
-     */
-    http01Responder?: ChallengeResponder;
-  }
-}
 
 /** acme-client's default `backoffMin`; used when `pollIntervalMs` is not set. */
 const DEFAULT_POLL_INTERVAL_MS = 5_000;
@@ -115,6 +105,12 @@ export const acmeIssuerConfigSchema = z
       .refine(isPemCertificates, 'caBundlePem must be one or more PEM certificates')
       .optional()
       .describe("extra trust anchors for the directory's TLS (added to the system roots), e.g. a private CA's"),
+    trustAnchorsPem: z
+      .string()
+      .max(1024 * 1024)
+      .refine(isPemCertificates, 'trustAnchorsPem must be one or more PEM certificates')
+      .optional()
+      .describe('roots the issued chain may end at besides the public (Mozilla) roots, for private ACME CAs (step-ca, pebble)'),
     preferredChain: z.string().min(1).max(200).optional().describe('issuer CN of the preferred alternate chain'),
     pollIntervalMs: z
       .number()

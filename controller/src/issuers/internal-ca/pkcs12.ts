@@ -129,7 +129,9 @@ function certificatesOf(pem: string, what: string): Buffer[] {
   } catch (err) {
     throw new CertFleetError('CF_VALIDATION', `internal-ca(pkcs12): ${what} is not readable PEM`, { cause: err });
   }
-  return blocks.filter((b) => b.label === 'CERTIFICATE').map((b) => b.der);
+  const ders = blocks.filter((b) => b.label === 'CERTIFICATE').map((b) => b.der);
+  if (ders.length === 0) throw new CertFleetError('CF_VALIDATION', `internal-ca(pkcs12): ${what} holds no certificate`);
+  return ders;
 }
 
 /**

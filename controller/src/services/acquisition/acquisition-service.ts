@@ -6,6 +6,7 @@ import { MAX_RETRYABLE_ATTEMPTS, nextStep, retryDelayMs, stepResult, type Acquis
 import type { CertificateDefinition } from '../../domain/definition';
 import { isTerminal, type CertificateRequest, type RequestStatus } from '../../domain/request';
 import { createCsr } from '../../issuers/internal-ca/csr';
+import type { ChallengeResponder } from '../../issuers/acme/http01-responder';
 import type { IssueOutcome, IssueRequest } from '../../issuers/issuer';
 import { findIssuer, type RegisteredIssuer } from '../../issuers/registry';
 import { openPrivateKey, publicKeySha256, storePrivateKey } from '../../secrets/key-vault';
@@ -23,6 +24,8 @@ import type { Notifier } from './notifier';
 export interface AcquisitionDeps {
   issuers: readonly RegisteredIssuer[];
   notifier: Notifier;
+  /** The controller's ACME HTTP-01 responder, when one runs (CERTFLEET_ACME_HTTP01_PORT). */
+  http01Responder?: ChallengeResponder;
 }
 
 /** Why a run stopped. */
@@ -89,11 +92,11 @@ async function executeStep(ctx: ServiceContext, deps: AcquisitionDeps, em: Em, r
       return stepResult[step];
     }
     case 'order': {
-      const issuer = findIssuer(deps.issuers, def.issuerType).create(def.issuerConfig, { ctx });
+      const issuer = findIssuer(deps.issuers, def.issuerType).create(def.issuerConfig, { ctx, ...(deps.http01Responder ? { http01Responder: deps.http01Responder } : {}) });
       return applyOutcome(req, await issuer.issue(issueRequestFor(req, def), signal));
     }
     case 'poll-order': {
-      const issuer = findIssuer(deps.issuers, def.issuerType).create(def.issuerConfig, { ctx });
+      const issuer = findIssuer(deps.issuers, def.issuerType).create(def.issuerConfig, { ctx, ...(deps.http01Responder ? { http01Responder: deps.http01Responder } : {}) });
       if (!issuer.poll) throw new CertFleetError('CF_ACQUISITION_STATE', `acquisition: issuer ${def.issuerType} cannot continue a pending order`);
       const state = (req.issuerState?.pending ?? {}) as Record<string, unknown>;
       return applyOutcome(req, await issuer.poll(issueRequestFor(req, def), state, signal));
@@ -113,7 +116,10 @@ async function executeStep(ctx: ServiceContext, deps: AcquisitionDeps, em: Em, r
       const given = ((req.issuerState!.chainPem as string[] | undefined) ?? []).join('\n');
       const candidates = [...(given ? [given] : [])];
       const pool = [...certsOf(candidates), ...(await knownIntermediates(em))];
-      const result = buildChain(leaf, pool, [...publicTrustedRoots(), ...(await privateCaRoots(em))], now);
+      // Anchors: the public roots, our private CA roots, and roots the definition's issuer config names explicitly.
+      const configured = (def.issuerConfig as { trustAnchorsPem?: unknown }).trustAnchorsPem;
+      const extraRoots = typeof configured === 'string' ? certsOf([configured]) : [];
+      const result = buildChain(leaf, pool, [...publicTrustedRoots(), ...(await privateCaRoots(em)), ...extraRoots], now);
       if (!result.complete) throw new CertFleetError('CF_ISSUER_REJECTED', `acquisition: chain cannot be verified: ${result.problem ?? 'unknown'}; upload the missing intermediate`);
       req.issuerState = { ...req.issuerState, chainPem: result.chain.map((c) => c.toString()) };
       return stepResult[step];
