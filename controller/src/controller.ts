@@ -142,7 +142,10 @@ export async function startController(
       responder = await startHttp01Responder({ host: config.acmeHttp01Host, port: config.acmeHttp01Port });
       log.info({ port: responder.port }, 'ACME HTTP-01 responder listening');
     }
-    const acquisition = (options.acquisition ?? defaultAcquisitionDeps)(ctx, responder ? { http01Responder: responder } : {});
+    const acquisition = (options.acquisition ?? defaultAcquisitionDeps)(
+      ctx,
+      responder ? { http01Responder: responder } : {}
+    );
     scheduler = await startScheduler(store.db.url, { ctx, acquisition, log });
     app = await buildApp({
       ctx,

@@ -29,7 +29,9 @@ export interface TestController {
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
 /** Starts a real controller (HTTPS on a free port) on a fresh database and a temporary CERTFLEET_HOME. */
-export async function startTestController(options: { clock?: Clock; log?: pino.Logger; acquisition?: (ctx: ServiceContext) => AcquisitionDeps } = {}): Promise<TestController> {
+export async function startTestController(
+  options: { clock?: Clock; log?: pino.Logger; acquisition?: (ctx: ServiceContext) => AcquisitionDeps } = {}
+): Promise<TestController> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-home-'));
   const databaseUrl = await freshDatabaseUrl();
   const config = loadConfig({

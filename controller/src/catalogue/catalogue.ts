@@ -18,7 +18,9 @@ export const productSchema = z
   .strict();
 export type ProductData = z.infer<typeof productSchema>;
 
-const catalogueSchema = z.object({ version: z.string(), note: z.string(), products: z.array(productSchema).min(1) }).strict();
+const catalogueSchema = z
+  .object({ version: z.string(), note: z.string(), products: z.array(productSchema).min(1) })
+  .strict();
 
 /** The product catalogue shipped with CertFleet (SPEC R7), validated at load. */
 export const shippedCatalogue = catalogueSchema.parse(raw);
@@ -37,10 +39,9 @@ const levelRank = { DV: 0, OV: 1, EV: 2 } as const;
  * The selector (SPEC A3, §2.10): products that satisfy every stated requirement. A higher validation level
  * satisfies a lower one (an EV product also meets "OV"). Sorted by vendor, then name.
  */
-export function selectProducts<P extends Pick<Product, 'validationLevel' | 'wildcard' | 'multiDomain' | 'maxValidityDays' | 'vendor' | 'name'>>(
-  products: readonly P[],
-  req: ProductRequirements
-): P[] {
+export function selectProducts<
+  P extends Pick<Product, 'validationLevel' | 'wildcard' | 'multiDomain' | 'maxValidityDays' | 'vendor' | 'name'>,
+>(products: readonly P[], req: ProductRequirements): P[] {
   return products
     .filter(
       (p) =>
@@ -55,5 +56,8 @@ export function selectProducts<P extends Pick<Product, 'validationLevel' | 'wild
 /** Requirements implied by a definition's SANs: a wildcard name needs wildcard support, several names need SANs. */
 export function requirementsFromSans(sans: ReadonlyArray<{ type: string; value: string }>): ProductRequirements {
   const dns = sans.filter((s) => s.type === 'dns');
-  return { ...(dns.some((s) => s.value.startsWith('*.')) ? { wildcard: true } : {}), ...(sans.length > 1 ? { multiDomain: true } : {}) };
+  return {
+    ...(dns.some((s) => s.value.startsWith('*.')) ? { wildcard: true } : {}),
+    ...(sans.length > 1 ? { multiDomain: true } : {}),
+  };
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version';
 import { auditCommand } from './commands/audit';
 import { backupCommand } from './commands/backup';
+import { caCommand } from './commands/ca';
 import { importCommand } from './commands/import';
 import { inspectCommand } from './commands/inspect';
 import { renewalsCommand, requestCommand } from './commands/request';
@@ -21,6 +22,7 @@ export function buildCli(): Command {
   program.addCommand(backupCommand());
   program.addCommand(restoreCommand());
   program.addCommand(auditCommand());
+  program.addCommand(caCommand());
   program.addCommand(requestCommand());
   program.addCommand(renewalsCommand());
   return program;

@@ -6,7 +6,8 @@ import type { RequestStatus } from './request';
  *
  * Pure: which step runs from which status, and where it leads. The service executes steps; this file decides.
  */
-export type AcquisitionStep = 'generate-key' | 'create-csr' | 'order' | 'poll-order' | 'receive' | 'verify' | 'make-current';
+export type AcquisitionStep =
+  'generate-key' | 'create-csr' | 'order' | 'poll-order' | 'receive' | 'verify' | 'make-current';
 
 /** The step that runs next from `status`, or null when nothing can run (terminal, or waiting for the operator). */
 export function nextStep(status: RequestStatus): AcquisitionStep | null {

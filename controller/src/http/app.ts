@@ -6,7 +6,7 @@ import { errorHandler } from './error-handler';
 import { buildOpenApi } from './openapi';
 import { addRoute, type AnyRouteSpec } from './route';
 import { authRoutes } from './routes/auth';
-import { caRoutes } from './routes/ca'; // TEMPORARY (private-CA helper): registration is the lead's
+import { caRoutes } from './routes/ca';
 import { certificateRoutes } from './routes/certificates';
 import { definitionRoutes } from './routes/definitions';
 import { documentRoutes } from './routes/documents';
@@ -39,7 +39,7 @@ const routeModules = [
   historyRoutes,
   productRoutes,
   notificationRoutes,
-  caRoutes, // TEMPORARY (private-CA helper)
+  caRoutes,
 ];
 
 /**

@@ -11,7 +11,13 @@ import { defineIssuer } from './registry';
 
 const configSchema = z
   .object({
-    pollHours: z.number().int().min(1).max(168).default(24).describe('hours between checks for an uploaded certificate'),
+    pollHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(168)
+      .default(24)
+      .describe('hours between checks for an uploaded certificate'),
   })
   .strict();
 
@@ -28,13 +34,20 @@ export const manualIssuer = defineIssuer({
   config: configSchema,
   create: (config, { ctx }) => {
     const later = (): Date => new Date(ctx.clock.now().getTime() + config.pollHours * 3600_000);
-    const pending = (req: IssueRequest, state: Record<string, unknown>): IssueOutcome => ({ kind: 'pending', state, retryAfter: later(), waitingFor: waitingFor(req) });
+    const pending = (req: IssueRequest, state: Record<string, unknown>): IssueOutcome => ({
+      kind: 'pending',
+      state,
+      retryAfter: later(),
+      waitingFor: waitingFor(req),
+    });
     return {
       issue: async (req) => pending(req, { orderedAt: ctx.clock.now().toISOString() }),
       poll: async (req, state) => {
         const uploaded = state.uploaded as { leafPem?: unknown; chainPem?: unknown } | undefined;
         if (uploaded && typeof uploaded.leafPem === 'string') {
-          const chain = Array.isArray(uploaded.chainPem) ? uploaded.chainPem.filter((c): c is string => typeof c === 'string') : [];
+          const chain = Array.isArray(uploaded.chainPem)
+            ? uploaded.chainPem.filter((c): c is string => typeof c === 'string')
+            : [];
           return { kind: 'issued', leafPem: uploaded.leafPem, chainPem: chain };
         }
         return pending(req, state);

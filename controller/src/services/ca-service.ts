@@ -4,6 +4,7 @@
  * CRLs), lifecycle (rollover, subordinate, extensions, downloads), client-certificates (PKCS#12 for users).
  */
 export {
+  caInfo,
   caRefSchema,
   caView,
   chainOf,
@@ -55,13 +56,3 @@ export {
   type ClientCertificateInput,
   type ClientCertificateResult,
 } from './ca/client-certificates';
-
-import { resolveCa } from './ca/ca-store';
-import { caView, type CaView } from './ca/ca-store';
-import type { ServiceContext } from './context';
-
-/** One CA's view (`active` for the issuing CA). */
-export async function caInfo(ctx: ServiceContext, caRef: string): Promise<CaView> {
-  const em = ctx.db.em();
-  return caView(em, await resolveCa(em, caRef));
-}

@@ -65,9 +65,17 @@ async function openDeployments(em: Em, certificateId: string, definitionId: stri
  * `makeCurrent` it replaces the current certificate (the database allows one current per definition) and opens
  * pending deployments (SPEC R3).
  */
-export async function insertCertificate(em: Em, cert: Omit<Certificate, 'isCurrent'>, options: { makeCurrent: boolean; now: Date }): Promise<Certificate> {
+export async function insertCertificate(
+  em: Em,
+  cert: Omit<Certificate, 'isCurrent'>,
+  options: { makeCurrent: boolean; now: Date }
+): Promise<Certificate> {
   if (options.makeCurrent) {
-    await em.nativeUpdate(CertificateEntity, { definitionId: cert.definitionId, isCurrent: true }, { isCurrent: false });
+    await em.nativeUpdate(
+      CertificateEntity,
+      { definitionId: cert.definitionId, isCurrent: true },
+      { isCurrent: false }
+    );
   }
   const row: Certificate = { ...cert, isCurrent: options.makeCurrent };
   em.persist(em.create(CertificateEntity, row));

@@ -30,6 +30,16 @@ export function parseInput<T extends z.ZodType>(schema: T, raw: unknown, origin:
   return r.data;
 }
 
+/**
+ * Parses a partial update. zod 4 applies `.default()` values even to keys that are absent from a `.partial()`
+ * object, which would silently reset every defaulted field; only keys the caller actually sent are kept.
+ */
+export function parsePatch<T extends z.ZodType>(schema: T, raw: unknown, origin: string): Partial<z.infer<T>> {
+  const parsed = parseInput(schema, raw, origin) as Record<string, unknown>;
+  const sent = raw !== null && typeof raw === 'object' ? new Set(Object.keys(raw)) : new Set<string>();
+  return Object.fromEntries(Object.entries(parsed).filter(([k]) => sent.has(k))) as Partial<z.infer<T>>;
+}
+
 async function assertNameFree(em: Em, name: string, exceptId?: string): Promise<void> {
   const other = await em.findOne(DefinitionEntity, { name });
   if (other && other.id !== exceptId) {
@@ -92,7 +102,7 @@ export async function updateDefinition(
   raw: unknown,
   actor: Actor
 ): Promise<CertificateDefinition> {
-  const patch = parseInput(definitionPatchSchema, raw, 'definition');
+  const patch = parsePatch(definitionPatchSchema, raw, 'definition');
   return ctx.db.em().transactional(async (em) => {
     const def = await getDefinition(em, id);
     const { id: _i, clonedFromId: _c, createdAt: _cr, updatedAt: _u, ...current } = def;

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { CertFleetError } from '@certfleet/shared';
-import { productSchema, requirementsFromSans, selectProducts, shippedCatalogue, type ProductRequirements } from '../catalogue/catalogue';
+import {
+  productSchema,
+  requirementsFromSans,
+  selectProducts,
+  shippedCatalogue,
+  type ProductRequirements,
+} from '../catalogue/catalogue';
 import type { Product } from '../domain/product';
 import type { Em } from '../storage/database';
 import { ProductEntity } from '../storage/entities';
@@ -53,7 +59,10 @@ export async function listProducts(em: Em, raw: unknown): Promise<Product[]> {
 }
 
 /** The products that satisfy a definition: its named product, or its requirements plus what its SANs imply. */
-export async function productsForDefinition(em: Em, definitionId: string): Promise<{ requirements: ProductRequirements; products: Product[] }> {
+export async function productsForDefinition(
+  em: Em,
+  definitionId: string
+): Promise<{ requirements: ProductRequirements; products: Product[] }> {
   const def = await getDefinition(em, definitionId);
   const all = await em.find(ProductEntity, {});
   if (def.productId) {
@@ -72,7 +81,11 @@ export async function upsertProduct(ctx: ServiceContext, raw: unknown, actor: Ac
     const row = await em.findOne(ProductEntity, { id: input.id });
     if (row) em.assign(row, { ...input, builtin: false, updatedAt: now });
     else em.persist(em.create(ProductEntity, { ...input, builtin: false, updatedAt: now }));
-    await appendAudit(em, { actor, action: row ? 'product.updated' : 'product.created', targetType: 'product', targetId: input.id }, now);
+    await appendAudit(
+      em,
+      { actor, action: row ? 'product.updated' : 'product.created', targetType: 'product', targetId: input.id },
+      now
+    );
     return (row ?? (await em.findOneOrFail(ProductEntity, { id: input.id })))!;
   });
 }

@@ -7,7 +7,7 @@ import type { Em } from '../storage/database';
 import { ProviderAccountEntity, type ProviderAccountRow } from '../storage/entities';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
-import { parseInput } from './definition-service';
+import { parseInput, parsePatch } from './definition-service';
 
 const ctxFor = (id: string): SealContext => sealContext(SEALED_COLUMNS.providerPassword, id);
 
@@ -55,7 +55,7 @@ export async function updateProviderAccount(
   raw: unknown,
   actor: Actor
 ): Promise<ProviderAccount> {
-  const patch = parseInput(providerAccountInputSchema.partial().strict(), raw, 'provider-account');
+  const patch = parsePatch(providerAccountInputSchema.partial().strict(), raw, 'provider-account');
   return ctx.db.em().transactional(async (em) => {
     const now = ctx.clock.now();
     const row = await em.findOne(ProviderAccountEntity, { id });

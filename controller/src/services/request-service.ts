@@ -113,7 +113,12 @@ export const orderDataSchema = z
   .strict();
 
 /** Records the order number and date of a commercial purchase (SPEC A3) on the request and in the purchase history (R8). */
-export async function recordOrder(ctx: ServiceContext, id: string, raw: unknown, actor: Actor): Promise<CertificateRequest> {
+export async function recordOrder(
+  ctx: ServiceContext,
+  id: string,
+  raw: unknown,
+  actor: Actor
+): Promise<CertificateRequest> {
   const input = parseInput(orderDataSchema, raw, 'request.order');
   return ctx.db.em().transactional(async (em) => {
     const now = ctx.clock.now();
@@ -135,7 +140,17 @@ export async function recordOrder(ctx: ServiceContext, id: string, raw: unknown,
         at: now,
       })
     );
-    await appendAudit(em, { actor, action: 'request.order_recorded', targetType: 'request', targetId: id, details: { orderNumber: input.orderNumber } }, now);
+    await appendAudit(
+      em,
+      {
+        actor,
+        action: 'request.order_recorded',
+        targetType: 'request',
+        targetId: id,
+        details: { orderNumber: input.orderNumber },
+      },
+      now
+    );
     return req;
   });
 }

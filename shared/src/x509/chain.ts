@@ -8,6 +8,8 @@ export interface ChainResult {
   chain: X509Certificate[];
   complete: boolean;
   anchor: ChainAnchor;
+  /** The trusted root the chain ends at (for `trusted-root`). */
+  anchorCertificate?: X509Certificate;
   /** Why the chain is incomplete or invalid, for a human. */
   problem?: string;
 }
@@ -34,24 +36,58 @@ function validAt(cert: X509Certificate, now: Date): boolean {
  * validity at `now`; the chain must end in a self-signed certificate or in one issued by a `trustedRoots` entry.
  * `candidates` may hold unrelated certificates and duplicates (known intermediates, uploaded chain files).
  */
-export function buildChain(leaf: X509Certificate, candidates: readonly X509Certificate[], trustedRoots: readonly X509Certificate[], now: Date): ChainResult {
+export function buildChain(
+  leaf: X509Certificate,
+  candidates: readonly X509Certificate[],
+  trustedRoots: readonly X509Certificate[],
+  now: Date
+): ChainResult {
   const chain: X509Certificate[] = [];
   const seen = new Set<string>([leaf.fingerprint256]);
-  if (!validAt(leaf, now)) return { chain, complete: false, anchor: null, problem: `the certificate is not valid at ${now.toISOString()} (valid ${leaf.validFrom} – ${leaf.validTo})` };
+  if (!validAt(leaf, now))
+    return {
+      chain,
+      complete: false,
+      anchor: null,
+      problem: `the certificate is not valid at ${now.toISOString()} (valid ${leaf.validFrom} – ${leaf.validTo})`,
+    };
   let current = leaf;
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     if (issuedBy(current, current)) return { chain, complete: true, anchor: 'self-signed' };
     const root = trustedRoots.find((r) => issuedBy(current, r));
     if (root) {
-      if (!validAt(root, now)) return { chain, complete: false, anchor: null, problem: `the trusted root ${root.subject.replace(/\n/g, ', ')} has expired` };
-      return { chain, complete: true, anchor: 'trusted-root' };
+      if (!validAt(root, now))
+        return {
+          chain,
+          complete: false,
+          anchor: null,
+          problem: `the trusted root ${root.subject.replace(/\n/g, ', ')} has expired`,
+        };
+      return { chain, complete: true, anchor: 'trusted-root', anchorCertificate: root };
     }
     const next = candidates.find((c) => !seen.has(c.fingerprint256) && issuedBy(current, c));
     if (!next) {
-      return { chain, complete: false, anchor: null, problem: `issuer "${current.issuer.replace(/\n/g, ', ')}" not found among the chain and known intermediates` };
+      return {
+        chain,
+        complete: false,
+        anchor: null,
+        problem: `issuer "${current.issuer.replace(/\n/g, ', ')}" not found among the chain and known intermediates`,
+      };
     }
-    if (!next.ca) return { chain, complete: false, anchor: null, problem: `"${next.subject.replace(/\n/g, ', ')}" signs certificates but is not a CA` };
-    if (!validAt(next, now)) return { chain, complete: false, anchor: null, problem: `chain certificate "${next.subject.replace(/\n/g, ', ')}" is not valid at ${now.toISOString()}` };
+    if (!next.ca)
+      return {
+        chain,
+        complete: false,
+        anchor: null,
+        problem: `"${next.subject.replace(/\n/g, ', ')}" signs certificates but is not a CA`,
+      };
+    if (!validAt(next, now))
+      return {
+        chain,
+        complete: false,
+        anchor: null,
+        problem: `chain certificate "${next.subject.replace(/\n/g, ', ')}" is not valid at ${now.toISOString()}`,
+      };
     seen.add(next.fingerprint256);
     chain.push(next);
     current = next;

@@ -9,7 +9,7 @@ import { builtInIssuers } from '../../../controller/src/issuers/built-in';
 import { scanRenewals, startRenewal } from '../../../controller/src/scheduler/jobs/acquisition';
 import { recordingNotifier } from '../../../controller/src/services/acquisition/notifier';
 import { CaIssuanceEntity } from '../../../controller/src/storage/entities';
-import { startTestController, type TestController } from '../../_helpers/controller';
+import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, testNeeding } from '../../_helpers/needs';
 
 interface Ctx {
@@ -145,7 +145,7 @@ test.serial(
     t.is(mail!.data.requestId, run.request.id);
     t.is((await api(t, 'PATCH', `/api/v1/definitions/${id}`, { issuerConfig: {} })).status, 200);
     const resumed = (await api(t, 'POST', `/api/v1/requests/${run.request.id}/resume`, {})).json as Run;
-    t.is(resumed.stoppedBecause, 'completed');
+    t.is(resumed.stoppedBecause, 'completed', JSON.stringify(resumed.request.waitingFor));
     t.is(resumed.request.status, 'completed');
   }
 );
@@ -345,6 +345,13 @@ test.serial(
 
     t.is(await scanRenewals(deps, boss), 0, 'nothing is due right after issuance');
     clock.set(new Date(new Date(cert.notAfter).getTime() - 59 * 86_400_000));
+    // Months later: the old API session has expired (absolute timeout), log in again.
+    t.is((await api(t, 'GET', '/api/v1/auth/me')).status, 401);
+    const login = await t.context.tc.request('POST', '/api/v1/auth/login', {
+      username: 'admin',
+      password: ADMIN_PASSWORD,
+    });
+    t.context.token = (login.json as { token: string }).token;
     const due = (await api(t, 'GET', '/api/v1/renewals/due')).json as {
       items: Array<{ definitionId: string; processMode: string }>;
     };

@@ -41,6 +41,10 @@ test('R1 definitions: create, read, update, list with paging and search, delete'
   t.is((await api(t, 'GET', `/api/v1/definitions/${def.id}`)).status, 200);
   const patched = await api(t, 'PATCH', `/api/v1/definitions/${def.id}`, { operationMode: 'monitored' });
   t.is((patched.json as Json).operationMode, 'monitored');
+  // A partial update changes only what was sent (no defaulted field is reset).
+  t.is((patched.json as Json).keySpec, 'RSA-3072');
+  t.is((patched.json as Json).renewalLeadDays, 45);
+  t.deepEqual((patched.json as Json).sans, def.sans);
   for (let i = 0; i < 5; i++) await api(t, 'POST', '/api/v1/definitions', definition(`bulk${i}`));
   const page = (await api(t, 'GET', '/api/v1/definitions?q=bulk&limit=2&offset=2')).json as {
     items: Json[];
@@ -100,10 +104,15 @@ test('R1 subject/SAN/key-spec validation gives CF_VALIDATION naming the field an
 });
 
 test('R2 requests: a new request with status history, one open per definition, order data into purchase history; O1 monitored refuses', async (t) => {
-  const def = (await api(t, 'POST', '/api/v1/definitions', definition('shop', { issuerType: 'manual' }))).json as { id: string };
+  const def = (await api(t, 'POST', '/api/v1/definitions', definition('shop', { issuerType: 'manual' }))).json as {
+    id: string;
+  };
   const req = await api(t, 'POST', '/api/v1/requests', { definitionId: def.id });
   t.is(req.status, 201, JSON.stringify(req.json));
-  const run = req.json as { request: { id: string; kind: string; status: string; waitingFor: string }; stoppedBecause: string };
+  const run = req.json as {
+    request: { id: string; kind: string; status: string; waitingFor: string };
+    stoppedBecause: string;
+  };
   t.is(run.request.kind, 'new');
   t.is(run.request.status, 'ordered', 'the manual issuer waits for the vendor');
   t.is(run.stoppedBecause, 'pending');
@@ -113,21 +122,34 @@ test('R2 requests: a new request with status history, one open per definition, o
   const csr = await api(t, 'GET', `/api/v1/requests/${run.request.id}/csr`);
   t.is(csr.status, 200);
   t.regex(String(csr.json), /BEGIN CERTIFICATE REQUEST/);
-  const ordered = await api(t, 'POST', `/api/v1/requests/${run.request.id}/order`, { orderNumber: 'PO-4711', orderDate: '2026-11-20T00:00:00.000Z', vendor: 'Sectigo' });
+  const ordered = await api(t, 'POST', `/api/v1/requests/${run.request.id}/order`, {
+    orderNumber: 'PO-4711',
+    orderDate: '2026-11-20T00:00:00.000Z',
+    vendor: 'Sectigo',
+  });
   t.is(ordered.status, 200);
-  const full = (await api(t, 'GET', `/api/v1/requests/${run.request.id}`)).json as { history: Array<{ fromStatus: string | null; toStatus: string }>; orderNumber: string };
+  const full = (await api(t, 'GET', `/api/v1/requests/${run.request.id}`)).json as {
+    history: Array<{ fromStatus: string | null; toStatus: string }>;
+    orderNumber: string;
+  };
   t.deepEqual(
     full.history.map((h) => h.toStatus),
     ['created', 'key-generated', 'csr-created', 'ordered']
   );
   t.is(full.orderNumber, 'PO-4711');
-  const purchases = (await api(t, 'GET', '/api/v1/history/purchases')).json as { items: Array<{ orderNumber: string; vendor: string }> };
+  const purchases = (await api(t, 'GET', '/api/v1/history/purchases')).json as {
+    items: Array<{ orderNumber: string; vendor: string }>;
+  };
   t.true(purchases.items.some((p) => p.orderNumber === 'PO-4711' && p.vendor === 'Sectigo'));
   t.is((await api(t, 'POST', `/api/v1/requests/${run.request.id}/cancel`)).status, 200);
-  const closed = await api(t, 'POST', `/api/v1/requests/${run.request.id}/order`, { orderNumber: 'PO-1', orderDate: '2026-11-21T00:00:00.000Z' });
+  const closed = await api(t, 'POST', `/api/v1/requests/${run.request.id}/order`, {
+    orderNumber: 'PO-1',
+    orderDate: '2026-11-21T00:00:00.000Z',
+  });
   t.is(closed.status, 409, 'terminal requests do not change');
 
-  const mon = (await api(t, 'POST', '/api/v1/definitions', definition('watch-only', { operationMode: 'monitored' }))).json as { id: string };
+  const mon = (await api(t, 'POST', '/api/v1/definitions', definition('watch-only', { operationMode: 'monitored' })))
+    .json as { id: string };
   const refused = await api(t, 'POST', '/api/v1/requests', { definitionId: mon.id });
   t.is(refused.status, 409);
   t.regex((refused.json as { error: { message: string } }).error.message, /monitored-only/);
@@ -146,6 +168,11 @@ test('R6 provider account passwords are write-only and encrypted at rest', async
   t.is(res.status, 201);
   t.false(JSON.stringify(res.json).includes(secret));
   t.true((res.json as { hasPassword: boolean }).hasPassword);
+  const renamed = await api(t, 'PATCH', `/api/v1/provider-accounts/${(res.json as { id: string }).id}`, {
+    notes: 'renewed contract',
+  });
+  t.true((renamed.json as { hasPassword: boolean }).hasPassword, 'a patch without password keeps the password');
+  t.is((renamed.json as { url: string }).url, 'https://acme.example/');
   const list = await api(t, 'GET', '/api/v1/provider-accounts');
   t.false(JSON.stringify(list.json).includes(secret));
   const c = new Client({ connectionString: t.context.tc.databaseUrl });

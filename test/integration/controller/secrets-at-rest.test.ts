@@ -135,7 +135,15 @@ test('X1 the controller starts on Debian PostgreSQL 15 through DATABASE_URL and 
   await admin.connect();
   await admin.query('create database certfleet_pg15');
   await admin.end();
-  const controller = await startController(loadConfig({ CERTFLEET_HOME: home, DATABASE_URL: url, CERTFLEET_HTTPS_PORT: '0', CERTFLEET_HTTPS_HOST: '127.0.0.1' }), { log: pino({ level: 'silent' }) });
+  const controller = await startController(
+    loadConfig({
+      CERTFLEET_HOME: home,
+      DATABASE_URL: url,
+      CERTFLEET_HTTPS_PORT: '0',
+      CERTFLEET_HTTPS_HOST: '127.0.0.1',
+    }),
+    { log: pino({ level: 'silent' }) }
+  );
   try {
     const status = await new Promise<number>((resolve, reject) => {
       https

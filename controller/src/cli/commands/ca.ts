@@ -127,7 +127,7 @@ export function caCommand(): Command {
     .description('issue a server certificate from the active CA (key generated here, or --csr)')
     .requiredOption('--cn <name>', 'subject common name')
     .option('--san <name>', 'subject alternative name: DNS:x, IP:y or a bare name/address (repeatable)', collect, [])
-    .option('--o <organization>', 'subject organization')
+    .option('--org <organization>', 'subject organization (O)')
     .addOption(
       new Option('--key-spec <spec>', 'key to generate')
         .choices(['RSA-2048', 'RSA-3072', 'RSA-4096', 'EC-P256', 'EC-P384'])
@@ -141,7 +141,7 @@ export function caCommand(): Command {
       async (opts: {
         cn: string;
         san: string[];
-        o?: string;
+        org?: string;
         keySpec: 'RSA-2048' | 'RSA-3072' | 'RSA-4096' | 'EC-P256' | 'EC-P384';
         days: number;
         csr?: string;
@@ -155,7 +155,7 @@ export function caCommand(): Command {
             issueServerCertificateDirect(
               ctx,
               {
-                subject: { commonName: opts.cn, ...(opts.o ? { organization: opts.o } : {}) },
+                subject: { commonName: opts.cn, ...(opts.org ? { organization: opts.org } : {}) },
                 sans,
                 keySpec: opts.keySpec,
                 validityDays: opts.days,

@@ -20,16 +20,36 @@ export function requestCommand(): Command {
     .option('--json', 'print one JSON object')
     .action(async (definition: string, opts: { unattended?: boolean; interactive?: boolean; json?: boolean }) => {
       try {
-        if (opts.unattended && opts.interactive) throw new CertFleetError('CF_VALIDATION', 'request start: choose --unattended or --interactive, not both');
+        if (opts.unattended && opts.interactive)
+          throw new CertFleetError('CF_VALIDATION', 'request start: choose --unattended or --interactive, not both');
         const r = await withLocalStore(async (ctx) => {
-          const def = await ctx.db.em().findOne(DefinitionEntity, UUID.test(definition) ? { id: definition } : { name: definition });
-          if (!def) throw new CertFleetError('CF_NOT_FOUND', `request start: no definition ${JSON.stringify(definition)}`);
+          const def = await ctx.db
+            .em()
+            .findOne(DefinitionEntity, UUID.test(definition) ? { id: definition } : { name: definition });
+          if (!def)
+            throw new CertFleetError('CF_NOT_FOUND', `request start: no definition ${JSON.stringify(definition)}`);
           const processMode = opts.unattended ? 'unattended' : opts.interactive ? 'interactive' : undefined;
-          return startAcquisition(ctx, defaultAcquisitionDeps(ctx), { definitionId: def.id, ...(processMode ? { processMode } : {}) }, cliActor());
+          return startAcquisition(
+            ctx,
+            defaultAcquisitionDeps(ctx),
+            { definitionId: def.id, ...(processMode ? { processMode } : {}) },
+            cliActor()
+          );
         });
-        const out = { requestId: r.request.id, kind: r.request.kind, status: r.request.status, stoppedBecause: r.stoppedBecause, steps: r.steps, waitingFor: r.request.waitingFor, certificateId: r.request.certificateId };
+        const out = {
+          requestId: r.request.id,
+          kind: r.request.kind,
+          status: r.request.status,
+          stoppedBecause: r.stoppedBecause,
+          steps: r.steps,
+          waitingFor: r.request.waitingFor,
+          certificateId: r.request.certificateId,
+        };
         if (opts.json) process.stdout.write(JSON.stringify(out) + '\n');
-        else process.stdout.write(`request ${out.requestId} (${out.kind}): ${out.status}${out.waitingFor ? ` — waiting for ${out.waitingFor}` : ''}\n  steps: ${out.steps.join(' → ') || '(none yet)'}\n`);
+        else
+          process.stdout.write(
+            `request ${out.requestId} (${out.kind}): ${out.status}${out.waitingFor ? ` — waiting for ${out.waitingFor}` : ''}\n  steps: ${out.steps.join(' → ') || '(none yet)'}\n`
+          );
       } catch (err) {
         reportCliError(err, opts.json, 'request start');
       }
@@ -49,7 +69,11 @@ export function renewalsCommand(): Command {
         const due = await withLocalStore((ctx) => overdueRenewals(ctx));
         if (opts.json) process.stdout.write(JSON.stringify({ items: due }) + '\n');
         else if (due.length === 0) process.stdout.write('no renewals due\n');
-        else for (const d of due) process.stdout.write(`${d.definitionName}\t${d.processMode}\t${d.daysLeft} days left\t(expires ${d.notAfter.toISOString()})\n`);
+        else
+          for (const d of due)
+            process.stdout.write(
+              `${d.definitionName}\t${d.processMode}\t${d.daysLeft} days left\t(expires ${d.notAfter.toISOString()})\n`
+            );
       } catch (err) {
         reportCliError(err, opts.json, 'renewals due');
       }

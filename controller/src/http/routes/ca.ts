@@ -27,6 +27,12 @@ import { actorOf, type RouteModule } from './types';
 const caParams = z.object({ caId: caRefSchema }).strict();
 
 /**
+ * How long HTTP caches may keep a CRL: one hour, and never past its nextUpdate. A CRL is valid for 7 days, but a
+ * revocation (keyCompromise) should reach relying parties that refetch well before a week-long proxy cache expires.
+ */
+export const CRL_HTTP_MAX_AGE_MS = 3600_000;
+
+/**
  * Sends a public PKI object (CRL, CA certificate) with HTTP caching up to `expires`.
  *
  * The app's global onSend hook marks every API response `cache-control: no-store`; CRLs and CA certificates are
@@ -180,17 +186,19 @@ export const caRoutes: RouteModule = (add, { ctx }) => {
   add({
     method: 'GET',
     url: '/pki/:caId/crl',
-    summary: 'The CA certificate revocation list (DER), cacheable until its nextUpdate — SPEC C4 (public)',
+    summary:
+      'The CA certificate revocation list (DER; HTTP-cacheable for 1 h, never past nextUpdate) — SPEC C4 (public)',
     tags: ['pki'],
     permission: 'public',
     params: caParams,
     handler: async ({ params, raw }, reply) => {
       const crl = await currentCrl(ctx, params.caId);
+      const now = ctx.clock.now();
       return sendPublic(raw, reply, crl.der, 'application/pkix-crl', {
         lastModified: crl.thisUpdate,
-        expires: crl.nextUpdate,
+        expires: new Date(Math.min(crl.nextUpdate.getTime(), now.getTime() + CRL_HTTP_MAX_AGE_MS)),
         fileName: `${crl.caId}.crl`,
-        now: ctx.clock.now(),
+        now,
       });
     },
   });

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { productSchema } from '../../catalogue/catalogue';
-import { getProduct, listProducts, productQuerySchema, productsForDefinition, upsertProduct } from '../../services/product-service';
+import {
+  getProduct,
+  listProducts,
+  productQuerySchema,
+  productsForDefinition,
+  upsertProduct,
+} from '../../services/product-service';
 import { actorOf, type RouteModule } from './types';
 
 export const productRoutes: RouteModule = (add, { ctx }) => {
@@ -30,7 +36,8 @@ export const productRoutes: RouteModule = (add, { ctx }) => {
     permission: 'settings:manage',
     params: z.object({ id: z.string().min(1).max(100) }).strict(),
     body: productSchema.omit({ id: true }),
-    handler: async ({ params, raw, user }) => upsertProduct(ctx, { ...(raw.body as object), id: params.id }, actorOf(user)),
+    handler: async ({ params, raw, user }) =>
+      upsertProduct(ctx, { ...(raw.body as object), id: params.id }, actorOf(user)),
   });
   add({
     method: 'GET',

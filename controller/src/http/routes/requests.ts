@@ -65,7 +65,8 @@ export const requestRoutes: RouteModule = (add, { ctx, acquisition }) => {
     permission: 'repository:write',
     params: idParams,
     body: resumeSchema,
-    handler: async ({ params, raw, user }) => resumeAcquisition(ctx, acquisition, params.id, raw.body ?? {}, actorOf(user)),
+    handler: async ({ params, raw, user }) =>
+      resumeAcquisition(ctx, acquisition, params.id, raw.body ?? {}, actorOf(user)),
   });
   add({
     method: 'POST',
@@ -95,8 +96,12 @@ export const requestRoutes: RouteModule = (add, { ctx, acquisition }) => {
     params: idParams,
     handler: async ({ params }, reply) => {
       const req = await getRequest(ctx.db.em(), params.id);
-      if (!req.csrPem) throw new CertFleetError('CF_ACQUISITION_STATE', `request: ${params.id} has no CSR yet (status ${req.status})`);
-      return reply.header('content-type', 'application/pkcs10').header('content-disposition', `attachment; filename="${params.id}.csr"`).send(req.csrPem);
+      if (!req.csrPem)
+        throw new CertFleetError('CF_ACQUISITION_STATE', `request: ${params.id} has no CSR yet (status ${req.status})`);
+      return reply
+        .header('content-type', 'application/pkcs10')
+        .header('content-disposition', `attachment; filename="${params.id}.csr"`)
+        .send(req.csrPem);
     },
   });
   add({
@@ -107,7 +112,8 @@ export const requestRoutes: RouteModule = (add, { ctx, acquisition }) => {
     permission: 'repository:write',
     params: idParams,
     body: uploadSchema,
-    handler: async ({ params, raw, user }) => uploadIssuedCertificate(ctx, acquisition, params.id, raw.body, actorOf(user)),
+    handler: async ({ params, raw, user }) =>
+      uploadIssuedCertificate(ctx, acquisition, params.id, raw.body, actorOf(user)),
   });
   add({
     method: 'GET',

@@ -46,7 +46,6 @@ import { CHALLENGE_PROBLEMS, classifyAcmeError, installTransport, type AcmeTrans
 import { dnsRecordFor, runDnsHook } from './dns-hook';
 import type { ChallengeResponder } from './http01-responder';
 
-
 /** acme-client's default `backoffMin`; used when `pollIntervalMs` is not set. */
 const DEFAULT_POLL_INTERVAL_MS = 5_000;
 /** acme-client's default `backoffMax`. */
@@ -110,7 +109,9 @@ export const acmeIssuerConfigSchema = z
       .max(1024 * 1024)
       .refine(isPemCertificates, 'trustAnchorsPem must be one or more PEM certificates')
       .optional()
-      .describe('roots the issued chain may end at besides the public (Mozilla) roots, for private ACME CAs (step-ca, pebble)'),
+      .describe(
+        'roots the issued chain may end at besides the public (Mozilla) roots, for private ACME CAs (step-ca, pebble)'
+      ),
     preferredChain: z.string().min(1).max(200).optional().describe('issuer CN of the preferred alternate chain'),
     pollIntervalMs: z
       .number()

@@ -64,11 +64,11 @@ export interface CsrPublicKey {
 /** The DER of a CSR given as PEM (`CERTIFICATE REQUEST` / `NEW CERTIFICATE REQUEST`) or DER. */
 function csrDer(input: string | Buffer): Buffer {
   if (input.length > MAX_CSR_BYTES) throw csrInvalid(`request is larger than ${MAX_CSR_BYTES} bytes`);
-  const buf = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
-  if (buf[0] === 0x30) return buf;
+  // Bytes starting with a SEQUENCE tag are DER; everything else is PEM text.
+  if (Buffer.isBuffer(input) && input[0] === 0x30) return input;
   let blocks;
   try {
-    blocks = decodePem(buf.toString('latin1'));
+    blocks = decodePem(typeof input === 'string' ? input : input.toString('latin1'));
   } catch (err) {
     throw csrInvalid('not a readable PEM certificate request', undefined, err);
   }
@@ -195,8 +195,7 @@ export function createCsr(opts: CreateCsrOptions): string {
   const input = parseOrThrow(createCsrSchema, { subject: opts.subject, sans: opts.sans, ca: opts.ca }, 'CSR');
   const signer = nodeSigner(opts.privateKeyPem);
   const spki = createPublicKey(signer.key).export({ type: 'spki', format: 'der' });
-  const seen = new Set<string>();
-  const sans = input.sans.filter((s) => !seen.has(`${s.type}:${s.value}`) && seen.add(`${s.type}:${s.value}`));
+  const sans = [...new Map(input.sans.map((s) => [`${s.type}:${s.value}`, s] as const)).values()];
 
   const extensions: Buffer[] = [];
   if (input.ca) extensions.push(caBasicConstraints(input.ca.pathLength), caKeyUsage());

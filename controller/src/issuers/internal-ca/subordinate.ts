@@ -6,8 +6,9 @@
  *    signed by a parent CA outside CertFleet.
  * 2. {@link validateSubordinateCertificate}: the parent-issued certificate is accepted only when it carries our
  *    key, is a CA (CA:TRUE, keyUsage with keyCertSign and cRLSign, since this CA signs certificates and CRLs), is
- *    valid now, and chains through the provided parent certificates to a self-signed root, every signature
- *    verifying, every parent a valid CA whose pathLenConstraint allows the depth.
+ *    valid now (notBefore may be up to 5 minutes ahead, for clock skew), and chains through the provided parent
+ *    certificates to a self-signed root, every signature verifying, every parent a valid CA whose
+ *    pathLenConstraint allows the depth.
  */
 import 'reflect-metadata';
 import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
@@ -24,7 +25,7 @@ import {
 } from '@certfleet/shared';
 import { keyUsageBits } from './crl';
 import { createCsr } from './csr';
-import { formatName, parseOrThrow } from './issue-certificate';
+import { CLOCK_SKEW_MS, formatName, parseOrThrow } from './issue-certificate';
 import { rootCaTimestamp } from './root-ca';
 
 // eslint-disable-next-line no-control-regex
@@ -149,8 +150,10 @@ function certificatesIn(pems: string[], what: string): X509Certificate[] {
   return out;
 }
 
+/** Valid at `now`, allowing the usual clock skew on notBefore (a parent CA's clock may run a little ahead). */
 function validAt(cert: X509Certificate, now: Date): boolean {
-  return new Date(cert.validFrom).getTime() <= now.getTime() && now.getTime() <= new Date(cert.validTo).getTime();
+  const t = now.getTime();
+  return new Date(cert.validFrom).getTime() - CLOCK_SKEW_MS <= t && t <= new Date(cert.validTo).getTime();
 }
 
 function pathLengthOf(cert: X509Certificate): number | undefined {

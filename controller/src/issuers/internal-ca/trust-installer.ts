@@ -68,7 +68,7 @@ export function trustInstallerScript(caPem: string, name: string): string {
 #   valid:     ${commentSafe(cert.validFrom)} .. ${commentSafe(cert.validTo)}
 #   SHA-256:   ${derSha256} (DER fingerprint)
 # Supports Debian/Ubuntu (update-ca-certificates) and RHEL/Fedora/CentOS (update-ca-trust).
-# Run as root:  sh ${file.replace(/\.crt$/, '')}-install.sh
+# Run as root: sudo sh ./this-script.sh   (CERTFLEET_TRUST_ROOT=/dir installs under a prefix, for image builds)
 # Idempotent: running it again changes nothing. Exit codes: 0 ok, 1 not root, 2 checksum mismatch,
 # 3 no supported trust store, 4 refresh failed.
 set -eu

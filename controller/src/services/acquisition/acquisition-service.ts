@@ -1,8 +1,21 @@
 import crypto, { X509Certificate } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import { z } from 'zod';
-import { buildChain, CertFleetError, generateKeyPair, isCertFleetError, summarizeCertificate, type KeySpec } from '@certfleet/shared';
-import { MAX_RETRYABLE_ATTEMPTS, nextStep, retryDelayMs, stepResult, type AcquisitionStep } from '../../domain/acquisition';
+import {
+  buildChain,
+  CertFleetError,
+  generateKeyPair,
+  isCertFleetError,
+  summarizeCertificate,
+  type KeySpec,
+} from '@certfleet/shared';
+import {
+  MAX_RETRYABLE_ATTEMPTS,
+  nextStep,
+  retryDelayMs,
+  stepResult,
+  type AcquisitionStep,
+} from '../../domain/acquisition';
 import type { CertificateDefinition } from '../../domain/definition';
 import { isTerminal, type CertificateRequest, type RequestStatus } from '../../domain/request';
 import { createCsr } from '../../issuers/internal-ca/csr';
@@ -11,7 +24,13 @@ import type { IssueOutcome, IssueRequest } from '../../issuers/issuer';
 import { findIssuer, type RegisteredIssuer } from '../../issuers/registry';
 import { openPrivateKey, publicKeySha256, storePrivateKey } from '../../secrets/key-vault';
 import type { Em } from '../../storage/database';
-import { CaIssuanceEntity, DefinitionEntity, PurchaseHistoryEntity, RequestEntity, RequestStatusChangeEntity } from '../../storage/entities';
+import {
+  CaIssuanceEntity,
+  DefinitionEntity,
+  PurchaseHistoryEntity,
+  RequestEntity,
+  RequestStatusChangeEntity,
+} from '../../storage/entities';
 import { appendAudit } from '../audit-service';
 import { insertCertificate } from '../certificate-service';
 import type { Actor, ServiceContext } from '../context';
@@ -49,18 +68,48 @@ export const startAcquisitionSchema = z
 
 const pendingStatuses: ReadonlySet<RequestStatus> = new Set(['ordered']);
 
-function history(em: Em, req: CertificateRequest, from: RequestStatus, to: RequestStatus, actor: Actor, note: string | null, now: Date): void {
-  em.persist(em.create(RequestStatusChangeEntity, { id: crypto.randomUUID(), requestId: req.id, fromStatus: from, toStatus: to, note, actor, at: now }));
+function history(
+  em: Em,
+  req: CertificateRequest,
+  from: RequestStatus,
+  to: RequestStatus,
+  actor: Actor,
+  note: string | null,
+  now: Date
+): void {
+  em.persist(
+    em.create(RequestStatusChangeEntity, {
+      id: crypto.randomUUID(),
+      requestId: req.id,
+      fromStatus: from,
+      toStatus: to,
+      note,
+      actor,
+      at: now,
+    })
+  );
 }
 
 function issueRequestFor(req: CertificateRequest, def: CertificateDefinition): IssueRequest {
   if (!req.csrPem) throw new CertFleetError('CF_ACQUISITION_STATE', `acquisition: request ${req.id} has no CSR`);
-  return { requestId: req.id, definitionId: def.id, csrPem: req.csrPem, subject: def.subject, sans: def.sans, keySpec: def.keySpec, validityDays: 397 };
+  return {
+    requestId: req.id,
+    definitionId: def.id,
+    csrPem: req.csrPem,
+    subject: def.subject,
+    sans: def.sans,
+    keySpec: def.keySpec,
+    validityDays: 397,
+  };
 }
 
 function applyOutcome(req: CertificateRequest, outcome: IssueOutcome): RequestStatus {
   if (outcome.kind === 'issued') {
-    req.issuerState = { leafPem: outcome.leafPem, chainPem: outcome.chainPem, ...(outcome.externalId ? { externalId: outcome.externalId } : {}) };
+    req.issuerState = {
+      leafPem: outcome.leafPem,
+      chainPem: outcome.chainPem,
+      ...(outcome.externalId ? { externalId: outcome.externalId } : {}),
+    };
     req.nextAttemptAt = null;
     req.waitingFor = null;
     return 'issued';
@@ -72,7 +121,15 @@ function applyOutcome(req: CertificateRequest, outcome: IssueOutcome): RequestSt
 }
 
 /** Executes one step; returns the new status. Throws CertFleetError on failure (handled by the caller). */
-async function executeStep(ctx: ServiceContext, deps: AcquisitionDeps, em: Em, req: CertificateRequest, def: CertificateDefinition, step: AcquisitionStep, actor: Actor): Promise<RequestStatus> {
+async function executeStep(
+  ctx: ServiceContext,
+  deps: AcquisitionDeps,
+  em: Em,
+  req: CertificateRequest,
+  def: CertificateDefinition,
+  step: AcquisitionStep,
+  actor: Actor
+): Promise<RequestStatus> {
   const now = ctx.clock.now();
   const signal = AbortSignal.timeout(120_000);
   switch (step) {
@@ -82,32 +139,54 @@ async function executeStep(ctx: ServiceContext, deps: AcquisitionDeps, em: Em, r
         return stepResult[step];
       }
       const pair = await generateKeyPair(def.keySpec as KeySpec);
-      const key = await storePrivateKey(em, ctx.masterKey, crypto.createPrivateKey(pair.privateKeyPem), { algorithm: def.keySpec, label: def.name, now });
+      const key = await storePrivateKey(em, ctx.masterKey, crypto.createPrivateKey(pair.privateKeyPem), {
+        algorithm: def.keySpec,
+        label: def.name,
+        now,
+      });
       req.privateKeyId = key.id;
       return stepResult[step];
     }
     case 'create-csr': {
       const key = await openPrivateKey(em, ctx.masterKey, req.privateKeyId!);
-      req.csrPem = await createCsr({ privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(), subject: def.subject, sans: def.sans.filter((s) => s.type === 'dns' || s.type === 'ip') });
+      req.csrPem = await createCsr({
+        privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        subject: def.subject,
+        sans: def.sans.filter((s) => s.type === 'dns' || s.type === 'ip'),
+      });
       return stepResult[step];
     }
     case 'order': {
-      const issuer = findIssuer(deps.issuers, def.issuerType).create(def.issuerConfig, { ctx, ...(deps.http01Responder ? { http01Responder: deps.http01Responder } : {}) });
+      const issuer = findIssuer(deps.issuers, def.issuerType).create(def.issuerConfig, {
+        ctx,
+        ...(deps.http01Responder ? { http01Responder: deps.http01Responder } : {}),
+      });
       return applyOutcome(req, await issuer.issue(issueRequestFor(req, def), signal));
     }
     case 'poll-order': {
-      const issuer = findIssuer(deps.issuers, def.issuerType).create(def.issuerConfig, { ctx, ...(deps.http01Responder ? { http01Responder: deps.http01Responder } : {}) });
-      if (!issuer.poll) throw new CertFleetError('CF_ACQUISITION_STATE', `acquisition: issuer ${def.issuerType} cannot continue a pending order`);
+      const issuer = findIssuer(deps.issuers, def.issuerType).create(def.issuerConfig, {
+        ctx,
+        ...(deps.http01Responder ? { http01Responder: deps.http01Responder } : {}),
+      });
+      if (!issuer.poll)
+        throw new CertFleetError(
+          'CF_ACQUISITION_STATE',
+          `acquisition: issuer ${def.issuerType} cannot continue a pending order`
+        );
       const state = (req.issuerState?.pending ?? {}) as Record<string, unknown>;
       return applyOutcome(req, await issuer.poll(issueRequestFor(req, def), state, signal));
     }
     case 'receive': {
       const leafPem = req.issuerState?.leafPem;
-      if (typeof leafPem !== 'string') throw new CertFleetError('CF_ACQUISITION_STATE', 'acquisition: no certificate was received');
+      if (typeof leafPem !== 'string')
+        throw new CertFleetError('CF_ACQUISITION_STATE', 'acquisition: no certificate was received');
       const leaf = new X509Certificate(leafPem);
       const key = await openPrivateKey(em, ctx.masterKey, req.privateKeyId!);
       if (publicKeySha256(leaf.publicKey) !== publicKeySha256(key)) {
-        throw new CertFleetError('CF_IMPORT_KEY_MISMATCH', 'acquisition: the received certificate does not match the request key; upload the certificate issued for this CSR');
+        throw new CertFleetError(
+          'CF_IMPORT_KEY_MISMATCH',
+          'acquisition: the received certificate does not match the request key; upload the certificate issued for this CSR'
+        );
       }
       return stepResult[step];
     }
@@ -119,9 +198,20 @@ async function executeStep(ctx: ServiceContext, deps: AcquisitionDeps, em: Em, r
       // Anchors: the public roots, our private CA roots, and roots the definition's issuer config names explicitly.
       const configured = (def.issuerConfig as { trustAnchorsPem?: unknown }).trustAnchorsPem;
       const extraRoots = typeof configured === 'string' ? certsOf([configured]) : [];
-      const result = buildChain(leaf, pool, [...publicTrustedRoots(), ...(await privateCaRoots(em)), ...extraRoots], now);
-      if (!result.complete) throw new CertFleetError('CF_ISSUER_REJECTED', `acquisition: chain cannot be verified: ${result.problem ?? 'unknown'}; upload the missing intermediate`);
-      req.issuerState = { ...req.issuerState, chainPem: result.chain.map((c) => c.toString()) };
+      const privateRoots = [...(await privateCaRoots(em)), ...extraRoots];
+      const result = buildChain(leaf, pool, [...publicTrustedRoots(), ...privateRoots], now);
+      if (!result.complete)
+        throw new CertFleetError(
+          'CF_ISSUER_REJECTED',
+          `acquisition: chain cannot be verified: ${result.problem ?? 'unknown'}; upload the missing intermediate`
+        );
+      // Keep a private root in the stored chain (clients of a private PKI need it); public roots stay out.
+      const anchor = result.anchorCertificate;
+      const keepAnchor = anchor && privateRoots.some((r) => r.fingerprint256 === anchor.fingerprint256);
+      req.issuerState = {
+        ...req.issuerState,
+        chainPem: [...result.chain, ...(keepAnchor ? [anchor] : [])].map((c) => c.toString()),
+      };
       return stepResult[step];
     }
     case 'make-current': {
@@ -167,8 +257,24 @@ async function executeStep(ctx: ServiceContext, deps: AcquisitionDeps, em: Em, r
           })
         );
       }
-      await appendAudit(em, { actor, action: 'certificate.acquired', targetType: 'certificate', targetId: cert.id, details: { definitionId: def.id, requestId: req.id, issuer: def.issuerType, sha256: s.sha256 } }, now);
-      await deps.notifier.notify('certificate-issued', { definitionName: def.name, subject: s.subject, notAfter: s.notAfter, sha256: s.sha256, issuer: def.issuerType });
+      await appendAudit(
+        em,
+        {
+          actor,
+          action: 'certificate.acquired',
+          targetType: 'certificate',
+          targetId: cert.id,
+          details: { definitionId: def.id, requestId: req.id, issuer: def.issuerType, sha256: s.sha256 },
+        },
+        now
+      );
+      await deps.notifier.notify('certificate-issued', {
+        definitionName: def.name,
+        subject: s.subject,
+        notAfter: s.notAfter,
+        sha256: s.sha256,
+        issuer: def.issuerType,
+      });
       return stepResult[step];
     }
   }
@@ -176,7 +282,9 @@ async function executeStep(ctx: ServiceContext, deps: AcquisitionDeps, em: Em, r
 
 function certsOf(texts: string[]): X509Certificate[] {
   const out: X509Certificate[] = [];
-  for (const t of texts) for (const m of t.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)) out.push(new X509Certificate(m[0]));
+  for (const t of texts)
+    for (const m of t.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g))
+      out.push(new X509Certificate(m[0]));
   return out;
 }
 
@@ -192,7 +300,12 @@ interface StepOutcome {
  * `busy`). A retryable failure schedules a retry with backoff; any other failure — or too many retries — stops
  * the process in `waiting`, naming the error, and the administrator is told (SPEC O2).
  */
-async function runOneStep(ctx: ServiceContext, deps: AcquisitionDeps, requestId: string, actor: Actor): Promise<StepOutcome | 'busy'> {
+async function runOneStep(
+  ctx: ServiceContext,
+  deps: AcquisitionDeps,
+  requestId: string,
+  actor: Actor
+): Promise<StepOutcome | 'busy'> {
   const outcome = await ctx.db
     .em()
     .transactional(async (em): Promise<StepOutcome | 'busy'> => {
@@ -218,7 +331,9 @@ async function runOneStep(ctx: ServiceContext, deps: AcquisitionDeps, requestId:
         if (to !== from) history(em, req, from, to, actor, step, now);
         return { request: req, step, progressed: to !== from, stalled: null };
       } catch (err) {
-        const e = isCertFleetError(err) ? err : new CertFleetError('CF_INTERNAL', `acquisition: ${(err as Error).message}`, { cause: err });
+        const e = isCertFleetError(err)
+          ? err
+          : new CertFleetError('CF_INTERNAL', `acquisition: ${(err as Error).message}`, { cause: err });
         req.attempts += 1;
         req.lastError = `${e.code}: ${e.message}`;
         req.updatedAt = now;
@@ -231,8 +346,23 @@ async function runOneStep(ctx: ServiceContext, deps: AcquisitionDeps, requestId:
         req.waitingFor = `${step}: ${e.message}`;
         req.awaitingConfirmation = false;
         history(em, req, from, 'waiting', actor, req.waitingFor, now);
-        await appendAudit(em, { actor, action: 'request.stalled', targetType: 'request', targetId: req.id, details: { step, code: e.code } }, now);
-        return { request: req, step, progressed: false, stalled: { definitionName: def.name, message: req.waitingFor } };
+        await appendAudit(
+          em,
+          {
+            actor,
+            action: 'request.stalled',
+            targetType: 'request',
+            targetId: req.id,
+            details: { step, code: e.code },
+          },
+          now
+        );
+        return {
+          request: req,
+          step,
+          progressed: false,
+          stalled: { definitionName: def.name, message: req.waitingFor },
+        };
       }
     })
     .catch((err: unknown) => {
@@ -251,7 +381,13 @@ async function runOneStep(ctx: ServiceContext, deps: AcquisitionDeps, requestId:
 }
 
 /** Runs steps until the process completes, waits (CA, operator confirmation, missing data) or `maxSteps` is reached. */
-export async function runAcquisition(ctx: ServiceContext, deps: AcquisitionDeps, requestId: string, actor: Actor, options: { maxSteps?: number; singleStep?: boolean } = {}): Promise<RunResult> {
+export async function runAcquisition(
+  ctx: ServiceContext,
+  deps: AcquisitionDeps,
+  requestId: string,
+  actor: Actor,
+  options: { maxSteps?: number; singleStep?: boolean } = {}
+): Promise<RunResult> {
   const steps: AcquisitionStep[] = [];
   const max = options.singleStep ? 1 : (options.maxSteps ?? 12);
   for (let i = 0; i < max; i++) {
@@ -265,16 +401,34 @@ export async function runAcquisition(ctx: ServiceContext, deps: AcquisitionDeps,
     if (r.awaitingConfirmation) return { request: r, stoppedBecause: 'confirm', steps };
     if (r.status === 'ordered') return { request: r, stoppedBecause: 'pending', steps };
   }
-  return { request: await getRequest(ctx.db.em(), requestId), stoppedBecause: options.singleStep ? 'confirm' : 'limit', steps };
+  return {
+    request: await getRequest(ctx.db.em(), requestId),
+    stoppedBecause: options.singleStep ? 'confirm' : 'limit',
+    steps,
+  };
 }
 
 /**
  * Starts an acquisition for a definition (SPEC O1, O2): unattended runs to completion (or to a wait); interactive
  * stops before the first step and waits for the operator's confirmation.
  */
-export async function startAcquisition(ctx: ServiceContext, deps: AcquisitionDeps, raw: unknown, actor: Actor): Promise<RunResult> {
+export async function startAcquisition(
+  ctx: ServiceContext,
+  deps: AcquisitionDeps,
+  raw: unknown,
+  actor: Actor
+): Promise<RunResult> {
   const input = parseInput(startAcquisitionSchema, raw, 'acquisition.start');
-  const created = await createRequest(ctx, { definitionId: input.definitionId, privateKeyId: input.privateKeyId ?? null, productId: input.productId ?? null, providerAccountId: input.providerAccountId ?? null }, actor);
+  const created = await createRequest(
+    ctx,
+    {
+      definitionId: input.definitionId,
+      privateKeyId: input.privateKeyId ?? null,
+      productId: input.productId ?? null,
+      providerAccountId: input.providerAccountId ?? null,
+    },
+    actor
+  );
   const em = ctx.db.em();
   const req = await em.findOneOrFail(RequestEntity, { id: created.id });
   if (input.processMode) req.processMode = input.processMode;
@@ -285,11 +439,19 @@ export async function startAcquisition(ctx: ServiceContext, deps: AcquisitionDep
 }
 
 /** Interactive mode: the operator confirms the next step, which then runs (SPEC O2). */
-export async function confirmStep(ctx: ServiceContext, deps: AcquisitionDeps, requestId: string, actor: Actor): Promise<RunResult> {
+export async function confirmStep(
+  ctx: ServiceContext,
+  deps: AcquisitionDeps,
+  requestId: string,
+  actor: Actor
+): Promise<RunResult> {
   const em = ctx.db.em();
   const req = await getRequest(em, requestId);
   if (!req.awaitingConfirmation && req.status !== 'ordered') {
-    throw new CertFleetError('CF_ACQUISITION_STATE', `acquisition: request ${requestId} is ${req.status} and does not wait for a confirmation`);
+    throw new CertFleetError(
+      'CF_ACQUISITION_STATE',
+      `acquisition: request ${requestId} is ${req.status} and does not wait for a confirmation`
+    );
   }
   req.awaitingConfirmation = false;
   await em.flush();
@@ -299,11 +461,18 @@ export async function confirmStep(ctx: ServiceContext, deps: AcquisitionDeps, re
 export const resumeSchema = z.object({ processMode: z.enum(['interactive', 'unattended']).optional() }).strict();
 
 /** Resumes a waiting process once the missing data is supplied, interactively or unattended (SPEC O2). */
-export async function resumeAcquisition(ctx: ServiceContext, deps: AcquisitionDeps, requestId: string, raw: unknown, actor: Actor): Promise<RunResult> {
+export async function resumeAcquisition(
+  ctx: ServiceContext,
+  deps: AcquisitionDeps,
+  requestId: string,
+  raw: unknown,
+  actor: Actor
+): Promise<RunResult> {
   const input = parseInput(resumeSchema, raw ?? {}, 'acquisition.resume');
   const em = ctx.db.em();
   const req = await getRequest(em, requestId);
-  if (req.status !== 'waiting' || !req.resumeStatus) throw new CertFleetError('CF_ACQUISITION_STATE', `acquisition: request ${requestId} is ${req.status}, not waiting`);
+  if (req.status !== 'waiting' || !req.resumeStatus)
+    throw new CertFleetError('CF_ACQUISITION_STATE', `acquisition: request ${requestId} is ${req.status}, not waiting`);
   await em.transactional(async (tem) => {
     const r = await tem.findOneOrFail(RequestEntity, { id: requestId });
     const now = ctx.clock.now();
@@ -317,7 +486,17 @@ export async function resumeAcquisition(ctx: ServiceContext, deps: AcquisitionDe
     if (input.processMode) r.processMode = input.processMode;
     r.awaitingConfirmation = r.processMode === 'interactive';
     r.updatedAt = now;
-    await appendAudit(tem, { actor, action: 'request.resumed', targetType: 'request', targetId: r.id, details: { processMode: r.processMode } }, now);
+    await appendAudit(
+      tem,
+      {
+        actor,
+        action: 'request.resumed',
+        targetType: 'request',
+        targetId: r.id,
+        details: { processMode: r.processMode },
+      },
+      now
+    );
   });
   const fresh = await getRequest(ctx.db.em(), requestId);
   if (fresh.processMode === 'interactive') return { request: fresh, stoppedBecause: 'confirm', steps: [] };
@@ -338,19 +517,35 @@ export const uploadSchema = z
  * uploaded against the request; the process then receives, verifies (completing the chain from known
  * intermediates) and makes it current.
  */
-export async function uploadIssuedCertificate(ctx: ServiceContext, deps: AcquisitionDeps, requestId: string, raw: unknown, actor: Actor): Promise<RunResult> {
+export async function uploadIssuedCertificate(
+  ctx: ServiceContext,
+  deps: AcquisitionDeps,
+  requestId: string,
+  raw: unknown,
+  actor: Actor
+): Promise<RunResult> {
   const input = parseInput(uploadSchema, raw, 'acquisition.upload');
   const leafs = certsOf([input.certificatePem]);
-  if (leafs.length !== 1) throw new CertFleetError('CF_VALIDATION', `acquisition.upload: certificatePem must hold exactly one certificate (found ${leafs.length})`);
+  if (leafs.length !== 1)
+    throw new CertFleetError(
+      'CF_VALIDATION',
+      `acquisition.upload: certificatePem must hold exactly one certificate (found ${leafs.length})`
+    );
   const chain = input.chainPem ? certsOf([input.chainPem]) : [];
   await ctx.db.em().transactional(async (em) => {
     const req = await em.findOne(RequestEntity, { id: requestId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!req) throw new CertFleetError('CF_NOT_FOUND', `acquisition: request ${requestId} not found`);
     const at = req.status === 'waiting' ? req.resumeStatus : req.status;
-    if (at !== 'ordered') throw new CertFleetError('CF_ACQUISITION_STATE', `acquisition: request ${requestId} is not waiting for a certificate (status ${req.status})`);
+    if (at !== 'ordered')
+      throw new CertFleetError(
+        'CF_ACQUISITION_STATE',
+        `acquisition: request ${requestId} is not waiting for a certificate (status ${req.status})`
+      );
     const now = ctx.clock.now();
     const pending = (req.issuerState?.pending ?? {}) as Record<string, unknown>;
-    req.issuerState = { pending: { ...pending, uploaded: { leafPem: leafs[0]!.toString(), chainPem: chain.map((c) => c.toString()) } } };
+    req.issuerState = {
+      pending: { ...pending, uploaded: { leafPem: leafs[0]!.toString(), chainPem: chain.map((c) => c.toString()) } },
+    };
     if (input.orderNumber) req.orderNumber = input.orderNumber;
     if (input.orderDate) req.orderDate = new Date(input.orderDate);
     req.nextAttemptAt = now;
@@ -362,7 +557,17 @@ export async function uploadIssuedCertificate(ctx: ServiceContext, deps: Acquisi
       req.attempts = 0;
     }
     req.updatedAt = now;
-    await appendAudit(em, { actor, action: 'request.certificate_uploaded', targetType: 'request', targetId: req.id, details: { sha256: leafs[0]!.fingerprint256.replace(/:/g, '').toLowerCase() } }, now);
+    await appendAudit(
+      em,
+      {
+        actor,
+        action: 'request.certificate_uploaded',
+        targetType: 'request',
+        targetId: req.id,
+        details: { sha256: leafs[0]!.fingerprint256.replace(/:/g, '').toLowerCase() },
+      },
+      now
+    );
   });
   const req = await getRequest(ctx.db.em(), requestId);
   if (req.processMode === 'interactive') {
@@ -373,11 +578,16 @@ export async function uploadIssuedCertificate(ctx: ServiceContext, deps: Acquisi
 }
 
 /** Cancels an open request (it stays in the history). */
-export async function cancelAcquisition(ctx: ServiceContext, requestId: string, actor: Actor): Promise<CertificateRequest> {
+export async function cancelAcquisition(
+  ctx: ServiceContext,
+  requestId: string,
+  actor: Actor
+): Promise<CertificateRequest> {
   return ctx.db.em().transactional(async (em) => {
     const req = await em.findOne(RequestEntity, { id: requestId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!req) throw new CertFleetError('CF_NOT_FOUND', `acquisition: request ${requestId} not found`);
-    if (isTerminal(req.status)) throw new CertFleetError('CF_ACQUISITION_STATE', `acquisition: request ${requestId} is already ${req.status}`);
+    if (isTerminal(req.status))
+      throw new CertFleetError('CF_ACQUISITION_STATE', `acquisition: request ${requestId} is already ${req.status}`);
     const now = ctx.clock.now();
     history(em, req, req.status, 'cancelled', actor, 'cancelled', now);
     req.status = 'cancelled';

@@ -5,6 +5,9 @@ import type { ServiceContext } from '../context';
 import type { AcquisitionDeps } from './acquisition-service';
 
 /** Built-in issuers, the SMTP notifier, and the controller's HTTP-01 responder when it runs one. */
-export function defaultAcquisitionDeps(ctx: ServiceContext, extras: { http01Responder?: ChallengeResponder } = {}): AcquisitionDeps {
+export function defaultAcquisitionDeps(
+  ctx: ServiceContext,
+  extras: { http01Responder?: ChallengeResponder } = {}
+): AcquisitionDeps {
   return { issuers: builtInIssuers, notifier: mailNotifier(ctx), ...extras };
 }

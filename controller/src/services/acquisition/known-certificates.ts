@@ -18,12 +18,16 @@ export function publicTrustedRoots(): X509Certificate[] {
  */
 export async function knownIntermediates(em: Em): Promise<X509Certificate[]> {
   const cas = await em.find(CertificateAuthorityEntity, {}, { fields: ['certificatePem', 'chainPem'] });
-  const rows = await em.getConnection().execute<Array<{ pem: string }>>(
-    `select distinct jsonb_array_elements_text(chain_pem) as pem from certificates limit 5000`
-  );
+  const rows = await em
+    .getConnection()
+    .execute<Array<{ pem: string }>>(
+      `select distinct jsonb_array_elements_text(chain_pem) as pem from certificates limit 5000`
+    );
   const texts = [...cas.flatMap((c) => [c.certificatePem ?? '', ...c.chainPem]), ...rows.map((r) => r.pem)];
   const seen = new Set<string>();
-  return certificatesFromPems(texts).filter((c) => (seen.has(c.fingerprint256) ? false : (seen.add(c.fingerprint256), true)));
+  return certificatesFromPems(texts).filter((c) =>
+    seen.has(c.fingerprint256) ? false : (seen.add(c.fingerprint256), true)
+  );
 }
 
 /** Our own CA certificates: a chain ending at one of them is anchored too. */
@@ -31,4 +35,3 @@ export async function privateCaRoots(em: Em): Promise<X509Certificate[]> {
   const cas = await em.find(CertificateAuthorityEntity, { kind: 'root' }, { fields: ['certificatePem'] });
   return certificatesFromPems(cas.map((c) => c.certificatePem ?? ''));
 }
-

@@ -126,6 +126,12 @@ export async function caView(em: Em, ca: CertificateAuthority): Promise<CaView> 
   };
 }
 
+/** One CA's view (`active` for the issuing CA). */
+export async function caInfo(ctx: ServiceContext, caRef: string): Promise<CaView> {
+  const em = ctx.db.em();
+  return caView(em, await resolveCa(em, caRef));
+}
+
 /** All CAs, active first, then pending, then retired (newest first within each). */
 export async function listCas(em: Em): Promise<CaView[]> {
   const rows = await em.find(CertificateAuthorityEntity, {}, { orderBy: { createdAt: 'desc' } });

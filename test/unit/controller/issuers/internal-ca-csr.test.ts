@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { KEY_SPECS, generateKeyPair, isCertFleetError, type CreateRootCaResult } from '@certfleet/shared';
+import { KEY_SPECS, generateKeyPair, isCertFleetError } from '@certfleet/shared';
 import {
   createCsr,
   createRootCa,
   issueServerCertificate,
   publicKeyFromCsr,
+  type CreateRootCaResult,
 } from '../../../../controller/src/issuers/internal-ca';
 import { assertCommands, testNeeding } from '../../../_helpers/needs';
 

@@ -7,8 +7,13 @@ import tls from 'node:tls';
 import { promisify } from 'node:util';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import forge from 'node-forge';
-import { generateKeyPair, parseMaterial, type CreateRootCaResult, type GeneratedKeyPair } from '@certfleet/shared';
-import { createPkcs12, createRootCa, issueClientCertificate } from '../../../../controller/src/issuers/internal-ca';
+import { generateKeyPair, parseMaterial, type GeneratedKeyPair } from '@certfleet/shared';
+import {
+  createPkcs12,
+  createRootCa,
+  issueClientCertificate,
+  type CreateRootCaResult,
+} from '../../../../controller/src/issuers/internal-ca';
 import { assertCommands, testNeeding } from '../../../_helpers/needs';
 
 const execFileAsync = promisify(execFile);
@@ -186,7 +191,7 @@ test('C5 createPkcs12 refuses a key that does not match, an empty password and e
     [{ password: '' }, /password/],
     [{ certificatePem: t.context.certificatePem + t.context.root.certificatePem }, /exactly one certificate/],
     [{ iterations: 10 }, /iterations/],
-    [{ chainPem: ['not pem'] }, /chain/],
+    [{ chainPem: 'not pem' }, /chain/],
   ] as const) {
     const err = t.throws(() => createPkcs12({ ...base, ...over }));
     t.is((err as { code?: string }).code, 'CF_VALIDATION');

@@ -242,7 +242,8 @@ testOpenssl('C1 a parent-issued certificate is refused when it is wrong in any w
   const { sub, pki, dir } = t.context;
   const now = new Date();
   const chain = [pki.interPem, pki.rootPem];
-  const check = (certificatePem: string, chainPem = chain, at = now): void =>
+  // Evaluated per call: the certificates below are signed after `now` was taken.
+  const check = (certificatePem: string, chainPem = chain, at = new Date()): void =>
     void validateSubordinateCertificate({ certificatePem, key: sub.publicKeyPem, chainPem, now: at });
 
   const other = await createSubordinateCaRequest({ name: 'Other', keySpec: 'EC-P256', now });
