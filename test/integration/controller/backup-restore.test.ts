@@ -27,6 +27,7 @@ import {
 } from '../../../controller/src/services/provider-account-service';
 import { openDatabase, type Database } from '../../../controller/src/storage/database';
 import { dropDatabase, freshDatabaseUrl } from '../../_helpers/db';
+import { migrationsList } from '../../../controller/src/storage/migrations';
 import { PG15_BIN, startDebianPostgres, type DebianCluster } from '../../_helpers/debian-postgres';
 import { assertCommands, testNeeding } from '../../_helpers/needs';
 
@@ -413,7 +414,11 @@ test('R9 archive: gzip tar with manifest, one COPY file per table, no migrations
   t.is(m.formatVersion, 1);
   t.is(m.kek.id, src.masterKey.id);
   t.false(m.kek.included);
-  t.deepEqual(m.migrations, ['Migration20261125201629_initial']);
+  t.deepEqual(
+    m.migrations,
+    migrationsList.map((x) => x.name),
+    'the archive records every applied migration'
+  );
   const names = m.tables.map((x) => x.name);
   for (const tbl of [
     'private_keys',

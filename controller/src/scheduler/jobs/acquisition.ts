@@ -52,18 +52,16 @@ export async function startRenewal(deps: SchedulerDeps, definitionId: string): P
 /** Continues unattended processes whose retry or poll time has come (pending CA orders, retryable failures). */
 export async function tickAcquisitions(deps: SchedulerDeps, limit = 100): Promise<number> {
   const now = deps.ctx.clock.now();
-  const due = await deps.ctx.db
-    .em()
-    .find(
-      RequestEntity,
-      {
-        processMode: 'unattended',
-        awaitingConfirmation: false,
-        status: { $nin: ['completed', 'cancelled', 'failed', 'waiting'] },
-        nextAttemptAt: { $lte: now },
-      },
-      { orderBy: { nextAttemptAt: 'asc' }, limit, fields: ['id'] }
-    );
+  const due = await deps.ctx.db.em().find(
+    RequestEntity,
+    {
+      processMode: 'unattended',
+      awaitingConfirmation: false,
+      status: { $nin: ['completed', 'cancelled', 'failed', 'waiting'] },
+      nextAttemptAt: { $lte: now },
+    },
+    { orderBy: { nextAttemptAt: 'asc' }, limit, fields: ['id'] }
+  );
   for (const r of due) await runAcquisition(deps.ctx, deps.acquisition, r.id, 'system:scheduler');
   return due.length;
 }

@@ -22,19 +22,17 @@ export async function dueRenewals(
   now: Date,
   options: { limit?: number; definitionId?: string } = {}
 ): Promise<DueRenewal[]> {
-  const rows = await em
-    .getConnection()
-    .execute<
-      Array<{
-        definition_id: string;
-        name: string;
-        process_mode: 'interactive' | 'unattended';
-        certificate_id: string;
-        not_after: Date | string;
-        renewal_lead_days: number;
-      }>
-    >(
-      `select d.id as definition_id, d.name, d.process_mode, c.id as certificate_id, c.not_after, d.renewal_lead_days
+  const rows = await em.getConnection().execute<
+    Array<{
+      definition_id: string;
+      name: string;
+      process_mode: 'interactive' | 'unattended';
+      certificate_id: string;
+      not_after: Date | string;
+      renewal_lead_days: number;
+    }>
+  >(
+    `select d.id as definition_id, d.name, d.process_mode, c.id as certificate_id, c.not_after, d.renewal_lead_days
        from certificate_definitions d
        join certificates c on c.definition_id = d.id and c.is_current
       where d.operation_mode = 'managed'
@@ -43,8 +41,8 @@ export async function dueRenewals(
         and not exists (select 1 from certificate_requests r where r.definition_id = d.id and r.status not in ('completed', 'cancelled', 'failed'))
       order by c.not_after asc
       limit ?`,
-      [options.definitionId ?? null, options.definitionId ?? null, now, options.limit ?? 10_000]
-    );
+    [options.definitionId ?? null, options.definitionId ?? null, now, options.limit ?? 10_000]
+  );
   return rows
     .map((r) => {
       const notAfter = new Date(r.not_after);

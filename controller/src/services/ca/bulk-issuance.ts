@@ -579,50 +579,54 @@ async function writeBatch(
   // comma lists); knex passes them to pg as real parameters ($n), arrays included.
   const trx = em.getTransactionContext<Knex.Transaction>();
   if (!trx) throw new CertFleetError('CF_INTERNAL', 'ca.bulk-issue: writeBatch needs a transaction');
-  await trx.raw(INSERT_KEYS,
-    [bc.keySpec, now, keyIds, col((r) => r.publicKeySha256), col((r) => r.publicKeyPem), col((r) => r.sealed), names]);
-  await trx.raw(INSERT_DEFINITIONS,
-    [
-      bc.keySpec,
-      bc.renewalLeadDays,
-      now,
-      now,
-      defIds,
-      names,
-      itemCol((it) => it.subjectJson),
-      itemCol((it) => it.sansJson),
-    ]);
-  await trx.raw(INSERT_CERTIFICATES,
-    [
-      bc.chainJson,
-      bc.issuerText,
-      validity.notBefore,
-      validity.notAfter,
-      bc.keySpec,
-      now,
-      certIds,
-      defIds,
-      keyIds,
-      pems,
-      col((r) => r.sha1),
-      sha256s,
-      col((r) => r.serial.toLowerCase()),
-      subjects,
-      itemCol((it) => JSON.stringify(it.sanTexts)),
-    ]);
-  await trx.raw(INSERT_ISSUANCES,
-    [
-      bc.ca.id,
-      validity.notBefore,
-      validity.notAfter,
-      now,
-      col((r) => r.issuanceId),
-      col((r) => r.serial),
-      subjects,
-      sha256s,
-      certIds,
-      pems,
-    ]);
+  await trx.raw(INSERT_KEYS, [
+    bc.keySpec,
+    now,
+    keyIds,
+    col((r) => r.publicKeySha256),
+    col((r) => r.publicKeyPem),
+    col((r) => r.sealed),
+    names,
+  ]);
+  await trx.raw(INSERT_DEFINITIONS, [
+    bc.keySpec,
+    bc.renewalLeadDays,
+    now,
+    now,
+    defIds,
+    names,
+    itemCol((it) => it.subjectJson),
+    itemCol((it) => it.sansJson),
+  ]);
+  await trx.raw(INSERT_CERTIFICATES, [
+    bc.chainJson,
+    bc.issuerText,
+    validity.notBefore,
+    validity.notAfter,
+    bc.keySpec,
+    now,
+    certIds,
+    defIds,
+    keyIds,
+    pems,
+    col((r) => r.sha1),
+    sha256s,
+    col((r) => r.serial.toLowerCase()),
+    subjects,
+    itemCol((it) => JSON.stringify(it.sanTexts)),
+  ]);
+  await trx.raw(INSERT_ISSUANCES, [
+    bc.ca.id,
+    validity.notBefore,
+    validity.notAfter,
+    now,
+    col((r) => r.issuanceId),
+    col((r) => r.serial),
+    subjects,
+    sha256s,
+    certIds,
+    pems,
+  ]);
   await appendAudit(
     em,
     {

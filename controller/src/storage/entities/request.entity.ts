@@ -52,14 +52,9 @@ export const RequestEntity = new EntitySchema<CertificateRequest>({
     attempts: { type: 'integer', default: 0 },
     nextAttemptAt: { type: 'datetime', columnType: 'timestamptz', nullable: true, index: true },
     issuerState: { type: 'json', nullable: true },
-    certificateId: {
-      kind: 'm:1',
-      entity: 'CertificateRow',
-      mapToPk: true,
-      nullable: true,
-      fieldName: 'certificate_id',
-      deleteRule: 'set null',
-    },
+    // No foreign key: certificates.request_id already points at requests, and a cycle would make FK-ordered loads
+    // (restore) impossible. The id is informational (the certificate this request produced).
+    certificateId: { type: 'uuid', nullable: true },
     createdAt: { type: 'datetime', columnType: 'timestamptz' },
     updatedAt: { type: 'datetime', columnType: 'timestamptz' },
   },
