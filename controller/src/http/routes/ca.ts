@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { caExtensionsSchema } from '../../issuers/internal-ca';
 import {
+  listCas,
   activateInputSchema,
   activateSubordinate,
   caCertificate,
@@ -77,7 +78,15 @@ function sendPublic(
 
 /** Private CA routes (SPEC C1–C7, W10): admin operations under /api/v1/ca, public PKI objects under /pki. */
 export const caRoutes: RouteModule = (add, { ctx }) => {
-  // GET /api/v1/ca (the list) is registered by routes/histories.ts; `listCas` in ca-service gives the richer view.
+  add({
+    method: 'GET',
+    url: '/api/v1/ca',
+    summary:
+      'Certificate authorities of the built-in private CA (active first), with issued/revoked counts — SPEC C1, C7',
+    tags: ['ca'],
+    permission: 'repository:read',
+    handler: async () => ({ items: await listCas(ctx.db.em()) }),
+  });
   add({
     method: 'GET',
     url: '/api/v1/ca/:caId',

@@ -49,15 +49,4 @@ export const historyRoutes: RouteModule = (add, { ctx }) => {
       return { items, total };
     },
   });
-  add({
-    method: 'GET',
-    url: '/api/v1/ca',
-    summary: 'Certificate authorities of the built-in private CA — SPEC C1',
-    tags: ['ca'],
-    permission: 'repository:read',
-    handler: async () => {
-      const rows = await ctx.db.em().find(CertificateAuthorityEntity, {}, { orderBy: { createdAt: 'asc' } });
-      return { items: rows.map(({ privateKeyId: _k, ...rest }) => rest) };
-    },
-  });
 };

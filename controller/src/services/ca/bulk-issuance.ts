@@ -408,7 +408,9 @@ function runWorker(init: WorkerInit): void {
     newKey: ecKeyGenerator(init.keySpec),
     keySpec: init.keySpec,
   };
+  process.stderr.write('worker up\n');
   parentPort!.on('message', (msg: { id: number; job: ChunkJob }) => {
+    process.stderr.write('worker got ' + msg.id + '\n');
     let reply: WorkerReply;
     try {
       reply = { id: msg.id, rows: msg.job.requests.map((r) => issueOne(state, r, msg.job.validity)) };
@@ -416,6 +418,12 @@ function runWorker(init: WorkerInit): void {
       const e = err as Error & { code?: string };
       reply = { id: msg.id, error: { message: e.message, ...(e.code ? { code: e.code } : {}) } };
     }
+    process.stderr.write(
+      'worker reply ' +
+        JSON.stringify(Object.keys(reply)) +
+        ('error' in reply ? JSON.stringify(reply.error) : '') +
+        '\n'
+    );
     parentPort!.postMessage(reply);
   });
   parentPort!.postMessage({ ready: true });
