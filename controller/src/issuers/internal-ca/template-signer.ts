@@ -370,7 +370,14 @@ const issueOptionsSchema = z.object({
 });
 
 /** Builds a signer from a {@link TemplateSignerSpec} (synchronous; used in worker threads). */
-export function templateSignerFromSpec(spec: TemplateSignerSpec): TemplateSigner {
+export function templateSignerFromSpec(input: TemplateSignerSpec): TemplateSigner {
+  // A spec that crossed a thread boundary carries plain Uint8Arrays where Buffers were: make them Buffers again.
+  const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const spec: TemplateSignerSpec = {
+    ...input,
+    issuerName: asBuffer(input.issuerName),
+    keyIdentifier: asBuffer(input.keyIdentifier),
+  };
   const signer: NodeSigner = nodeSigner(spec.caKey);
   const extensions = spec.extensions;
   const sigAlg = signer.algorithmIdentifier;

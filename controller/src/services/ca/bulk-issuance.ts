@@ -408,22 +408,16 @@ function runWorker(init: WorkerInit): void {
     newKey: ecKeyGenerator(init.keySpec),
     keySpec: init.keySpec,
   };
-  process.stderr.write('worker up\n');
   parentPort!.on('message', (msg: { id: number; job: ChunkJob }) => {
-    process.stderr.write('worker got ' + msg.id + '\n');
     let reply: WorkerReply;
     try {
-      reply = { id: msg.id, rows: msg.job.requests.map((r) => issueOne(state, r, msg.job.validity)) };
+      const v = msg.job.validity;
+      const validity: PreparedValidity = { ...v, der: Buffer.from(v.der.buffer, v.der.byteOffset, v.der.byteLength) };
+      reply = { id: msg.id, rows: msg.job.requests.map((r) => issueOne(state, r, validity)) };
     } catch (err) {
       const e = err as Error & { code?: string };
       reply = { id: msg.id, error: { message: e.message, ...(e.code ? { code: e.code } : {}) } };
     }
-    process.stderr.write(
-      'worker reply ' +
-        JSON.stringify(Object.keys(reply)) +
-        ('error' in reply ? JSON.stringify(reply.error) : '') +
-        '\n'
-    );
     parentPort!.postMessage(reply);
   });
   parentPort!.postMessage({ ready: true });
@@ -486,7 +480,11 @@ async function workerEngine(
           if (!p) return;
           pending.delete(reply.id);
           load.set(worker, (load.get(worker) ?? 1) - 1);
-          if ('rows' in reply) p.resolve(reply.rows);
+          if ('rows' in reply) {
+            // Structured clone turns Buffers into plain Uint8Arrays; pg only serialises real Buffers as bytea.
+            for (const row of reply.rows) row.sealed = Buffer.from(row.sealed.buffer, row.sealed.byteOffset, row.sealed.byteLength);
+            p.resolve(reply.rows);
+          }
           else
             p.reject(
               new CertFleetError((reply.error.code as 'CF_INTERNAL' | undefined) ?? 'CF_INTERNAL', reply.error.message)
