@@ -1,14 +1,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { CertFleetError } from '@certfleet/shared';
-import {
-  isTerminal,
-  nextRequestKind,
-  requestStatuses,
-  type CertificateRequest,
-  type RequestStatus,
-  type RequestStatusChange,
-} from '../domain/request';
+import { isTerminal, nextRequestKind, type CertificateRequest, type RequestStatusChange } from '../domain/request';
 import type { Em } from '../storage/database';
 import {
   CertificateEntity,

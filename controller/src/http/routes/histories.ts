@@ -2,7 +2,6 @@ import type { EntitySchema } from '@mikro-orm/core';
 import { z } from 'zod';
 import {
   AuditEventEntity,
-  CertificateAuthorityEntity,
   DeploymentHistoryEntity,
   MonitoringHistoryEntity,
   PurchaseHistoryEntity,

@@ -44,7 +44,6 @@ import { defineIssuer } from '../registry';
 import { loadOrCreateAccount, readEabHmacKey, recordRegistration, type AcmeAccountHandle } from './acme-account';
 import { CHALLENGE_PROBLEMS, classifyAcmeError, installTransport, type AcmeTransport } from './acme-transport';
 import { dnsRecordFor, runDnsHook } from './dns-hook';
-import type { ChallengeResponder } from './http01-responder';
 
 /** acme-client's default `backoffMin`; used when `pollIntervalMs` is not set. */
 const DEFAULT_POLL_INTERVAL_MS = 5_000;

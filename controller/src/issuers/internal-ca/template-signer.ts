@@ -372,7 +372,8 @@ const issueOptionsSchema = z.object({
 /** Builds a signer from a {@link TemplateSignerSpec} (synchronous; used in worker threads). */
 export function templateSignerFromSpec(input: TemplateSignerSpec): TemplateSigner {
   // A spec that crossed a thread boundary carries plain Uint8Arrays where Buffers were: make them Buffers again.
-  const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const asBuffer = (b: Uint8Array): Buffer =>
+    Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const spec: TemplateSignerSpec = {
     ...input,
     issuerName: asBuffer(input.issuerName),

@@ -3,6 +3,7 @@ import { LockMode } from '@mikro-orm/core';
 import { z } from 'zod';
 import {
   buildChain,
+  certificatesFromPems,
   CertFleetError,
   generateKeyPair,
   isCertFleetError,
@@ -194,10 +195,10 @@ async function executeStep(
       const leaf = new X509Certificate(req.issuerState!.leafPem as string);
       const given = ((req.issuerState!.chainPem as string[] | undefined) ?? []).join('\n');
       const candidates = [...(given ? [given] : [])];
-      const pool = [...certsOf(candidates), ...(await knownIntermediates(em))];
+      const pool = [...certificatesFromPems(candidates), ...(await knownIntermediates(em))];
       // Anchors: the public roots, our private CA roots, and roots the definition's issuer config names explicitly.
       const configured = (def.issuerConfig as { trustAnchorsPem?: unknown }).trustAnchorsPem;
-      const extraRoots = typeof configured === 'string' ? certsOf([configured]) : [];
+      const extraRoots = typeof configured === 'string' ? certificatesFromPems([configured]) : [];
       const privateRoots = [...(await privateCaRoots(em)), ...extraRoots];
       const result = buildChain(leaf, pool, [...publicTrustedRoots(), ...privateRoots], now);
       if (!result.complete)
@@ -278,14 +279,6 @@ async function executeStep(
       return stepResult[step];
     }
   }
-}
-
-function certsOf(texts: string[]): X509Certificate[] {
-  const out: X509Certificate[] = [];
-  for (const t of texts)
-    for (const m of t.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g))
-      out.push(new X509Certificate(m[0]));
-  return out;
 }
 
 interface StepOutcome {
@@ -525,13 +518,13 @@ export async function uploadIssuedCertificate(
   actor: Actor
 ): Promise<RunResult> {
   const input = parseInput(uploadSchema, raw, 'acquisition.upload');
-  const leafs = certsOf([input.certificatePem]);
+  const leafs = certificatesFromPems([input.certificatePem]);
   if (leafs.length !== 1)
     throw new CertFleetError(
       'CF_VALIDATION',
       `acquisition.upload: certificatePem must hold exactly one certificate (found ${leafs.length})`
     );
-  const chain = input.chainPem ? certsOf([input.chainPem]) : [];
+  const chain = input.chainPem ? certificatesFromPems([input.chainPem]) : [];
   await ctx.db.em().transactional(async (em) => {
     const req = await em.findOne(RequestEntity, { id: requestId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!req) throw new CertFleetError('CF_NOT_FOUND', `acquisition: request ${requestId} not found`);

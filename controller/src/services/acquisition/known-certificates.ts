@@ -1,5 +1,5 @@
 import tls from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { type X509Certificate } from 'node:crypto';
 import { certificatesFromPems } from '@certfleet/shared';
 import type { Em } from '../../storage/database';
 import { CertificateAuthorityEntity } from '../../storage/entities';

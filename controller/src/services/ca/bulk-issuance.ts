@@ -476,16 +476,17 @@ async function workerEngine(
         });
         worker.removeAllListeners();
         worker.on('message', (reply: WorkerReply) => {
+          process.stderr.write('main got reply ' + reply.id + ' pending=' + [...pending.keys()].join(',') + '\n');
           const p = pending.get(reply.id);
           if (!p) return;
           pending.delete(reply.id);
           load.set(worker, (load.get(worker) ?? 1) - 1);
           if ('rows' in reply) {
             // Structured clone turns Buffers into plain Uint8Arrays; pg only serialises real Buffers as bytea.
-            for (const row of reply.rows) row.sealed = Buffer.from(row.sealed.buffer, row.sealed.byteOffset, row.sealed.byteLength);
+            for (const row of reply.rows)
+              row.sealed = Buffer.from(row.sealed.buffer, row.sealed.byteOffset, row.sealed.byteLength);
             p.resolve(reply.rows);
-          }
-          else
+          } else
             p.reject(
               new CertFleetError((reply.error.code as 'CF_INTERNAL' | undefined) ?? 'CF_INTERNAL', reply.error.message)
             );
@@ -768,7 +769,9 @@ export async function issueBatch(
     const slice = items.slice(from, to);
     const now = ctx.clock.now();
     const validity = signer.validity(now, opts.validityDays);
+    process.stderr.write('run batch ' + batchNo + '\n');
     const rows = await engine.run({ requests: slice.map((it) => it.request), validity });
+    process.stderr.write('rows ' + rows.length + '\n');
     await ctx.db.em().transactional((tem) => writeBatch(tem, bc, slice, rows, validity, now, batchNo));
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
