@@ -54,10 +54,30 @@ import type { MasterKey } from '../../secrets/master-key';
 import { SEALED_COLUMNS, sealContext } from '../../secrets/sealed-columns';
 import type { Knex } from '@mikro-orm/postgresql';
 import type { Em } from '../../storage/database';
-import { appendAudit } from '../audit-service';
+import type * as AuditService from '../audit-service';
 import type { Actor, ServiceContext } from '../context';
-import { parseInput } from '../definition-service';
-import { chainOf, resolveCa, resolveExtensions, signingMaterial } from './ca-store';
+import type * as CaStore from './ca-store';
+
+/**
+ * The repository-side modules, required on first use rather than imported: worker threads load this file too and
+ * need none of them (MikroORM and the entities cost ≈ 0.25 s of start-up per worker).
+ */
+function repository(): { caStore: typeof CaStore; audit: typeof AuditService } {
+  return {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    caStore: require('./ca-store') as typeof CaStore,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    audit: require('../audit-service') as typeof AuditService,
+  };
+}
+
+/** Parses with `schema` or throws CF_VALIDATION naming every problem (as definition-service's parseInput). */
+function parseInput<T extends z.ZodType>(schema: T, raw: unknown, origin: string): z.infer<T> {
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  const problems = r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+  throw new CertFleetError('CF_VALIDATION', `${origin}: ${problems.join('; ')}`, { details: { problems } });
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Input
@@ -90,8 +110,18 @@ export type BulkIssueItem = z.input<typeof bulkItemSchema>;
 export type BulkIssueInput = { items: BulkIssueItem[] } | { count: number; commonNamePattern?: string };
 
 export const MAX_BULK_CERTIFICATES = 1_000_000;
-/** From this many certificates on, the default is worker threads (their start-up, ≈ 0.3 s, is then paid back). */
+/** From this many certificates on, worker threads may pay for their start-up (≈ 0.3 s each). */
 export const AUTO_WORKERS_FROM = 2000;
+
+/**
+ * Default worker threads: none on machines with 2 cores or fewer, where the main thread plus PostgreSQL already
+ * use both cores and workers measurably slow issuance down (bench/README.md); otherwise one per core beyond the
+ * first two, at most 4, for runs of at least {@link AUTO_WORKERS_FROM} certificates.
+ */
+export function defaultWorkers(count: number, cores = os.availableParallelism()): number {
+  if (count < AUTO_WORKERS_FROM || cores <= 2) return 0;
+  return Math.min(4, cores - 2);
+}
 
 const inputSchema = z.union([
   z.object({ items: z.array(z.unknown()).min(1).max(MAX_BULK_CERTIFICATES) }).strict(),
@@ -202,8 +232,8 @@ function invalidInput(message: string, details?: Record<string, unknown>): never
   throw new CertFleetError('CF_VALIDATION', `ca.bulk-issue: ${message}`, details ? { details } : {});
 }
 
-/** Validates every item up front (nothing is issued when one is bad). */
-function planItems(input: BulkIssueInput): PlannedItem[] {
+/** Validates every item up front (nothing is issued when one is bad), yielding to the event loop as it goes. */
+async function planItems(input: BulkIssueInput): Promise<PlannedItem[]> {
   const parsed = parseInput(inputSchema, input, 'ca.bulk-issue');
   let raw: unknown[];
   if ('items' in parsed) raw = parsed.items;
@@ -215,6 +245,7 @@ function planItems(input: BulkIssueInput): PlannedItem[] {
   const planned: PlannedItem[] = [];
   const names = new Set<string>();
   for (let i = 0; i < raw.length; i++) {
+    if (i > 0 && i % 1000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const item = bulkItemSchema.safeParse(raw[i]);
     if (!item.success) {
       const problems = item.error.issues.map((p) => `items.${i}.${p.path.join('.')}: ${p.message}`);
@@ -370,20 +401,39 @@ interface CryptoEngine {
   close(): Promise<void>;
 }
 
-const SLICE = 16;
+/** Longest stretch of CPU work on the main thread before yielding to the event loop. */
+const SLICE_MS = 1;
 
+/**
+ * Main-thread engine: one job at a time (the batches in flight only overlap their database work with it), each
+ * cut into ≈ 1 ms slices separated by `setImmediate`, so timers and I/O get a turn at least every millisecond or so
+ * whatever the number of batches in flight.
+ */
 function inlineEngine(state: ChunkWorkerState): CryptoEngine {
+  let queue: Promise<unknown> = Promise.resolve();
+  const yieldToLoop = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+  const runJob = async (job: ChunkJob): Promise<IssuedRow[]> => {
+    const out: IssuedRow[] = [];
+    let sliceStart = performance.now();
+    for (const request of job.requests) {
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await yieldToLoop();
+        sliceStart = performance.now();
+      }
+      out.push(issueOne(state, request, job.validity));
+    }
+    return out;
+  };
   return {
     workers: 0,
-    async run(job) {
-      const out: IssuedRow[] = [];
-      for (let i = 0; i < job.requests.length; i++) {
-        if (i > 0 && i % SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        out.push(issueOne(state, job.requests[i]!, job.validity));
-      }
-      return out;
+    run(job) {
+      const result = queue.then(() => runJob(job));
+      queue = result.catch(() => undefined);
+      return result;
     },
-    close: async () => undefined,
+    close: async () => {
+      await queue;
+    },
   };
 }
 
@@ -404,7 +454,8 @@ type WorkerReply = { id: number; rows: IssuedRow[] } | { id: number; error: { me
 function runWorker(init: WorkerInit): void {
   const state: ChunkWorkerState = {
     signer: templateSignerFromSpec(init.spec),
-    kek: init.kek,
+    // Cloned across the thread boundary: the key arrives as a plain Uint8Array.
+    kek: { id: init.kek.id, key: Buffer.from(init.kek.key) },
     newKey: ecKeyGenerator(init.keySpec),
     keySpec: init.keySpec,
   };
@@ -468,15 +519,18 @@ async function workerEngine(
         workers.push(worker);
         load.set(worker, 0);
         await new Promise<void>((resolve, reject) => {
+          const onExit = (code: number): void => reject(new Error(`worker exited with code ${code} while starting`));
+          const onReady = (): void => {
+            // Only our own start-up listeners: Worker keeps internal ones that deliver messages.
+            worker.off('error', reject);
+            worker.off('exit', onExit);
+            resolve();
+          };
           worker.once('error', reject);
-          worker.once('exit', (code) =>
-            reject(new Error(`bulk-issuance worker exited with code ${code} while starting`))
-          );
-          worker.once('message', () => resolve());
+          worker.once('exit', onExit);
+          worker.once('message', onReady);
         });
-        worker.removeAllListeners();
         worker.on('message', (reply: WorkerReply) => {
-          process.stderr.write('main got reply ' + reply.id + ' pending=' + [...pending.keys()].join(',') + '\n');
           const p = pending.get(reply.id);
           if (!p) return;
           pending.delete(reply.id);
@@ -550,10 +604,11 @@ select t.id, t.def, null, t.key, t.pem, ?::jsonb, t.sha1, t.sha256, t.serial, t.
 from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
   as t(id, def, key, pem, sha1, sha256, serial, subject, sans)`;
 
+/** From the certificates just inserted: the PEM, subject and fingerprint are not sent twice. */
 const INSERT_ISSUANCES = `insert into ca_issuances (id, ca_id, serial, kind, subject, sha256, not_before, not_after, certificate_id,
   username, pem, revoked_at, revocation_reason, issued_at)
-select t.id, ?, t.serial, 'server', t.subject, t.sha256, ?, ?, t.cert, null, t.pem, null, null, ?
-from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[]) as t(id, serial, subject, sha256, cert, pem)`;
+select t.id, ?, t.serial, 'server', c.subject, c.sha256, c.not_before, c.not_after, c.id, null, c.pem, null, null, ?
+from unnest(?::uuid[], ?::uuid[], ?::text[]) as t(id, cert, serial) join certificates c on c.id = t.cert`;
 
 async function writeBatch(
   em: Em,
@@ -622,19 +677,8 @@ async function writeBatch(
     subjects,
     itemCol((it) => JSON.stringify(it.sanTexts)),
   ]);
-  await trx.raw(INSERT_ISSUANCES, [
-    bc.ca.id,
-    validity.notBefore,
-    validity.notAfter,
-    now,
-    col((r) => r.issuanceId),
-    col((r) => r.serial),
-    subjects,
-    sha256s,
-    certIds,
-    pems,
-  ]);
-  await appendAudit(
+  await trx.raw(INSERT_ISSUANCES, [bc.ca.id, now, col((r) => r.issuanceId), certIds, col((r) => r.serial)]);
+  await repository().audit.appendAudit(
     em,
     {
       actor: bc.actor,
@@ -667,9 +711,11 @@ async function takenNames(em: Em, names: string[]): Promise<string[]> {
   return taken;
 }
 
-function translateDbError(err: unknown, issued: number): CertFleetError {
+/** A batch failure as a CertFleetError: unique violations are conflicts, database trouble is retryable. */
+function translateBatchError(err: unknown, issued: number): CertFleetError {
   if (isCertFleetError(err)) return err;
-  const e = err as { code?: string; constraint?: string; message?: string };
+  const e = err as { code?: unknown; constraint?: string; message?: string };
+  const message = e.message ?? String(err);
   if (e.code === '23505') {
     return new CertFleetError(
       'CF_CONFLICT',
@@ -680,15 +726,22 @@ function translateDbError(err: unknown, issued: number): CertFleetError {
       }
     );
   }
-  return new CertFleetError(
-    'CF_DB_UNAVAILABLE',
-    `ca.bulk-issue: batch failed: ${e.message ?? String(err)} (${issued} issued before)`,
-    {
-      details: { issued },
-      cause: err,
-      retryable: true,
-    }
-  );
+  // SQLSTATEs (five characters) and socket errors (ECONNRESET, …) come from the database connection.
+  if (typeof e.code === 'string' && (/^[0-9A-Z]{5}$/.test(e.code) || e.code.startsWith('E'))) {
+    return new CertFleetError(
+      'CF_DB_UNAVAILABLE',
+      `ca.bulk-issue: batch failed: ${message} (${issued} issued before)`,
+      {
+        details: { issued, sqlState: e.code },
+        cause: err,
+        retryable: true,
+      }
+    );
+  }
+  return new CertFleetError('CF_INTERNAL', `ca.bulk-issue: batch failed: ${message} (${issued} issued before)`, {
+    details: { issued },
+    cause: err,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -712,8 +765,9 @@ export async function issueBatch(
   const started = performance.now();
   const { signal, onProgress, ...rest } = options;
   const opts = parseInput(bulkOptionsSchema, rest, 'ca.bulk-issue');
-  const items = planItems(input);
+  const items = await planItems(input);
 
+  const { resolveCa, signingMaterial, resolveExtensions, chainOf } = repository().caStore;
   const em = ctx.db.em();
   const ca = await resolveCa(em, opts.ca);
   if (ca.status !== 'active' || !ca.certificatePem) {
@@ -749,7 +803,7 @@ export async function issueBatch(
     actor: opts.actor,
   };
 
-  const workerCount = opts.workers ?? (items.length >= AUTO_WORKERS_FROM ? Math.min(2, os.availableParallelism()) : 0);
+  const workerCount = opts.workers ?? defaultWorkers(items.length);
   const engine =
     workerCount > 0
       ? await workerEngine(workerCount, signer.spec, ctx.masterKey, opts.keySpec)
@@ -769,9 +823,7 @@ export async function issueBatch(
     const slice = items.slice(from, to);
     const now = ctx.clock.now();
     const validity = signer.validity(now, opts.validityDays);
-    process.stderr.write('run batch ' + batchNo + '\n');
     const rows = await engine.run({ requests: slice.map((it) => it.request), validity });
-    process.stderr.write('rows ' + rows.length + '\n');
     await ctx.db.em().transactional((tem) => writeBatch(tem, bc, slice, rows, validity, now, batchNo));
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
@@ -794,7 +846,7 @@ export async function issueBatch(
       try {
         await runBatch(batchNo);
       } catch (err) {
-        failure ??= translateDbError(err, committed);
+        failure ??= translateBatchError(err, committed);
       }
     }
   };

@@ -1,0 +1,107 @@
+/**
+ * `npm run bench -- <name> [options]`: CertFleet's benchmarks (not tests: they report figures, they assert none).
+ *
+ *   npm run bench -- issuance [--count N] [--concurrency C] [--runs R] [--baseline-count M]
+ *                             [--only certfleet|peers] [--phase-timeout S] [--out FILE] [--keep]
+ *
+ * See bench/README.md.
+ */
+import { runIssuanceBench, type IssuanceBenchOptions } from './issuance';
+
+const USAGE = `usage: npm run bench -- issuance [options]
+  --count N            certificates per run for CertFleet and cfssl serve (default 5000)
+  --concurrency C      requests / batches / processes in flight (default 4)
+  --runs R             runs per tool; the median is reported (default 3)
+  --baseline-count M   certificates per run for the per-process loops (default min(N, 300))
+  --batch-size B       CertFleet certificates per transaction (default 200)
+  --workers W          CertFleet worker threads (default: issueBatch's own choice)
+  --only WHAT          certfleet | peers (default: both)
+  --phase-timeout S    seconds allowed per run of one tool (default 300)
+  --out FILE           results JSON (default bench/results/issuance-<date>.json)
+  --keep               keep the work directory (certificates, logs)`;
+
+function parseArgs(argv: string[]): { name: string | undefined; options: IssuanceBenchOptions } {
+  const [name, ...rest] = argv;
+  const options: IssuanceBenchOptions = {};
+  const int = (flag: string, value: string | undefined, min: number, max: number): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer in ${min}..${max}`);
+    return n;
+  };
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i];
+    const value = rest[i + 1];
+    switch (flag) {
+      case '--count':
+        options.count = int(flag, value, 1, 1_000_000);
+        i++;
+        break;
+      case '--concurrency':
+        options.concurrency = int(flag, value, 1, 64);
+        i++;
+        break;
+      case '--runs':
+        options.runs = int(flag, value, 1, 15);
+        i++;
+        break;
+      case '--baseline-count':
+        options.baselineCount = int(flag, value, 1, 100_000);
+        i++;
+        break;
+      case '--batch-size':
+        options.batchSize = int(flag, value, 1, 1000);
+        i++;
+        break;
+      case '--workers':
+        options.workers = int(flag, value, 0, 16);
+        i++;
+        break;
+      case '--phase-timeout':
+        options.phaseTimeoutMs = int(flag, value, 1, 3600) * 1000;
+        i++;
+        break;
+      case '--only':
+        if (value !== 'certfleet' && value !== 'peers') throw new Error('--only must be certfleet or peers');
+        options.only = value;
+        i++;
+        break;
+      case '--out':
+        if (!value) throw new Error('--out needs a file');
+        options.out = value;
+        i++;
+        break;
+      case '--keep':
+        options.keep = true;
+        break;
+      default:
+        throw new Error(`unknown option ${flag}`);
+    }
+  }
+  return { name, options };
+}
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  switch (parsed.name) {
+    case 'issuance':
+      await runIssuanceBench(parsed.options);
+      return 0;
+    default:
+      process.stderr.write(`${parsed.name ? `unknown benchmark ${parsed.name}\n` : ''}${USAGE}\n`);
+      return 2;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  }
+);
