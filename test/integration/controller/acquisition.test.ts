@@ -382,3 +382,24 @@ test.serial(
     t.is(reqs.items.find((x) => x.kind === 'renewal')!.status, 'completed');
   }
 );
+
+test.serial(
+  'A4 R3 making an acquired certificate current opens a pending deployment record per deploy target',
+  async (t) => {
+    const id = await def(t, 'deployed', {
+      issuerType: 'internal-ca',
+      processMode: 'unattended',
+      deployTargets: [
+        { serverName: 'web-a', serverType: 'nginx' },
+        { serverName: 'mail-1', serverType: 'postfix' },
+      ],
+    });
+    const run = (await api(t, 'POST', '/api/v1/requests', { definitionId: id })).json as Run;
+    t.is(run.stoppedBecause, 'completed');
+    const res = (await api(t, 'GET', '/api/v1/history/deployments?limit=500')).json as {
+      items: Array<{ certificateId: string; target: string; status: string }>;
+    };
+    const mine = res.items.filter((d) => d.certificateId === run.request.certificateId);
+    t.deepEqual(mine.map((d) => `${d.target}:${d.status}`).sort(), ['nginx:web-a:pending', 'postfix:mail-1:pending']);
+  }
+);
