@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { IsolationLevel } from '@mikro-orm/core';
 import type { AuditEvent } from '../domain/history';
 import type { Em } from '../storage/database';
 import { AuditEventEntity, SettingEntity } from '../storage/entities';
@@ -67,9 +68,22 @@ export async function appendAudit(em: Em, input: AuditInput, now: Date): Promise
  * Walks the chain from the genesis and reports the first broken link, if any. An event edited, removed or
  * inserted out of chain breaks it.
  */
-export async function verifyAuditChain(
-  em: Em
-): Promise<{ ok: boolean; events: number; brokenAt?: string; reason?: string }> {
+export async function verifyAuditChain(em: Em): Promise<AuditVerification> {
+  // One snapshot for the events and the head: writers appending meanwhile must not look like a broken chain.
+  return em.transactional((tem) => verifyInSnapshot(tem), {
+    isolationLevel: IsolationLevel.REPEATABLE_READ,
+    readOnly: true,
+  });
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  events: number;
+  brokenAt?: string;
+  reason?: string;
+}
+
+async function verifyInSnapshot(em: Em): Promise<AuditVerification> {
   const rows = await em.find(AuditEventEntity, {}, { orderBy: { at: 'asc' } });
   const byPrev = new Map(rows.map((r) => [r.prevHash, r]));
   let prev = AUDIT_GENESIS;
