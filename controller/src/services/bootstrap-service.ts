@@ -12,6 +12,7 @@ import { appendAudit } from './audit-service';
 import { createInitialAdmin } from './auth-service';
 import { recordIssuance } from './ca-service';
 import type { ServiceContext } from './context';
+import { certificateFromSummary } from './certificate-service';
 import { insertDefinition } from './definition-service';
 import { syncCatalogue } from './product-service';
 
@@ -187,29 +188,22 @@ async function ensureConsoleCertificate(
     now,
   });
   const s = summarizeCertificate(new crypto.X509Certificate(issued.certificatePem).raw);
+  // The console certificate is in use as soon as the controller listens: current, with no pending delivery.
   if (current) {
     current.isCurrent = false;
     await em.flush();
   }
   const cert: Certificate = {
-    id: crypto.randomUUID(),
-    definitionId: def.id,
-    requestId: null,
-    privateKeyId: keyRec.id,
-    pem: s.pem,
-    chainPem: [ca.certificatePem, ...ca.chainPem],
-    sha1: s.sha1,
-    sha256: s.sha256,
-    serial: s.serial,
-    subject: s.subject,
-    issuer: s.issuer,
-    notBefore: new Date(s.notBefore),
-    notAfter: new Date(s.notAfter),
-    keyAlgorithm: s.keyAlgorithm,
-    sans: s.sans,
+    ...certificateFromSummary(s, {
+      id: crypto.randomUUID(),
+      definitionId: def.id,
+      requestId: null,
+      privateKeyId: keyRec.id,
+      chainPem: [ca.certificatePem, ...ca.chainPem],
+      source: 'internal-ca',
+      createdAt: now,
+    }),
     isCurrent: true,
-    source: 'internal-ca',
-    createdAt: now,
   };
   em.persist(em.create(CertificateEntity, cert));
   // Every certificate the built-in CA signs is in its register (C2, C4): the console certificate too.

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import { CertFleetError } from '@certfleet/shared';
+import { CertFleetError, type CertificateSummary } from '@certfleet/shared';
 import type { Certificate } from '../domain/certificate';
 import type { Em } from '../storage/database';
 import { CertificateEntity, DefinitionEntity, DeploymentHistoryEntity } from '../storage/entities';
@@ -41,6 +41,26 @@ export async function getCertificate(em: Em, id: string): Promise<Certificate> {
   const cert = z.uuid().safeParse(id).success ? await em.findOne(CertificateEntity, { id }) : null;
   if (!cert) throw new CertFleetError('CF_NOT_FOUND', `certificate: ${id} not found`);
   return cert;
+}
+
+/** The repository fields of a certificate, from its summary (fingerprints, validity, names, key algorithm). */
+export function certificateFromSummary(
+  s: CertificateSummary,
+  fields: Pick<Certificate, 'id' | 'definitionId' | 'requestId' | 'privateKeyId' | 'chainPem' | 'source' | 'createdAt'>
+): Omit<Certificate, 'isCurrent'> {
+  return {
+    ...fields,
+    pem: s.pem,
+    sha1: s.sha1,
+    sha256: s.sha256,
+    serial: s.serial,
+    subject: s.subject,
+    issuer: s.issuer,
+    notBefore: new Date(s.notBefore),
+    notAfter: new Date(s.notAfter),
+    keyAlgorithm: s.keyAlgorithm,
+    sans: s.sans,
+  };
 }
 
 /** Pending deployment records for every deploy target of a definition (delivery comes with the agents). */

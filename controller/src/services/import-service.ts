@@ -9,7 +9,7 @@ import type { Em } from '../storage/database';
 import { CertificateEntity, DefinitionEntity } from '../storage/entities';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
-import { insertCertificate } from './certificate-service';
+import { certificateFromSummary, insertCertificate } from './certificate-service';
 import { insertDefinition } from './definition-service';
 
 export const importOptionsSchema = z
@@ -146,25 +146,15 @@ export async function importCertificate(
     const notAfter = new Date(leaf.notAfter);
     const certificate = await insertCertificate(
       em,
-      {
+      certificateFromSummary(leaf, {
         id: crypto.randomUUID(),
         definitionId: definition.id,
         requestId: null,
         privateKeyId,
-        pem: leaf.pem,
         chainPem: material.certificates.slice(1).map((c) => c.pem),
-        sha1: leaf.sha1,
-        sha256: leaf.sha256,
-        serial: leaf.serial,
-        subject: leaf.subject,
-        issuer: leaf.issuer,
-        notBefore: new Date(leaf.notBefore),
-        notAfter,
-        keyAlgorithm: leaf.keyAlgorithm,
-        sans: leaf.sans,
         source: 'import',
         createdAt: now,
-      },
+      }),
       { makeCurrent: !current || current.notAfter < notAfter, now }
     );
     await appendAudit(

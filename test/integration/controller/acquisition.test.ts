@@ -386,6 +386,12 @@ test.serial(
 test.serial(
   'A4 R3 making an acquired certificate current opens a pending deployment record per deploy target',
   async (t) => {
+    // ava copies the context into each test, and the renewal test moved the clock months ahead: log in afresh.
+    const login = await t.context.tc.request('POST', '/api/v1/auth/login', {
+      username: 'admin',
+      password: ADMIN_PASSWORD,
+    });
+    t.context.token = (login.json as { token: string }).token;
     const id = await def(t, 'deployed', {
       issuerType: 'internal-ca',
       processMode: 'unattended',

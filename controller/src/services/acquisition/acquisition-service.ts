@@ -33,7 +33,7 @@ import {
   RequestStatusChangeEntity,
 } from '../../storage/entities';
 import { appendAudit } from '../audit-service';
-import { insertCertificate } from '../certificate-service';
+import { certificateFromSummary, insertCertificate } from '../certificate-service';
 import type { Actor, ServiceContext } from '../context';
 import { parseInput } from '../definition-service';
 import { createRequest, getRequest } from '../request-service';
@@ -220,25 +220,15 @@ async function executeStep(
       const s = summarizeCertificate(new X509Certificate(leafPem).raw);
       const cert = await insertCertificate(
         em,
-        {
+        certificateFromSummary(s, {
           id: crypto.randomUUID(),
           definitionId: def.id,
           requestId: req.id,
           privateKeyId: req.privateKeyId,
-          pem: s.pem,
           chainPem: (req.issuerState!.chainPem as string[]) ?? [],
-          sha1: s.sha1,
-          sha256: s.sha256,
-          serial: s.serial,
-          subject: s.subject,
-          issuer: s.issuer,
-          notBefore: new Date(s.notBefore),
-          notAfter: new Date(s.notAfter),
-          keyAlgorithm: s.keyAlgorithm,
-          sans: s.sans,
           source: def.issuerType,
           createdAt: now,
-        },
+        }),
         { makeCurrent: true, now }
       );
       req.certificateId = cert.id;
