@@ -8,7 +8,9 @@ import { fixedClock } from '@certfleet/shared';
 import { builtInIssuers } from '../../../controller/src/issuers/built-in';
 import { scanRenewals, startRenewal } from '../../../controller/src/scheduler/jobs/acquisition';
 import { recordingNotifier } from '../../../controller/src/services/acquisition/notifier';
-import { CaIssuanceEntity } from '../../../controller/src/storage/entities';
+import { CaIssuanceEntity, RequestEntity } from '../../../controller/src/storage/entities';
+import { runAcquisition } from '../../../controller/src/services/acquisition/acquisition-service';
+import { LockMode } from '@mikro-orm/core';
 import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, testNeeding } from '../../_helpers/needs';
 
@@ -409,3 +411,23 @@ test.serial(
     t.deepEqual(mine.map((d) => `${d.target}:${d.status}`).sort(), ['nginx:web-a:pending', 'postfix:mail-1:pending']);
   }
 );
+
+test.serial('O2 a request another worker holds is skipped as busy, not run twice', async (t) => {
+  const login = await t.context.tc.request('POST', '/api/v1/auth/login', {
+    username: 'admin',
+    password: ADMIN_PASSWORD,
+  });
+  t.context.token = (login.json as { token: string }).token;
+  const id = await def(t, 'held', { issuerType: 'manual', processMode: 'unattended' });
+  const run = (await api(t, 'POST', '/api/v1/requests', { definitionId: id })).json as Run;
+  t.is(run.request.status, 'ordered');
+  const ctx = t.context.tc.controller.ctx;
+  const deps = { issuers: builtInIssuers, notifier: t.context.notifier };
+  await ctx.db.em().transactional(async (em) => {
+    await em.findOne(RequestEntity, { id: run.request.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    const other = await runAcquisition(ctx, deps, run.request.id, 'test');
+    t.is(other.stoppedBecause, 'busy');
+  });
+  const after = await runAcquisition(ctx, deps, run.request.id, 'test');
+  t.is(after.stoppedBecause, 'pending', 'once free, the request runs again (still waiting for the vendor)');
+});

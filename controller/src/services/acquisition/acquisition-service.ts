@@ -289,68 +289,65 @@ async function runOneStep(
   requestId: string,
   actor: Actor
 ): Promise<StepOutcome | 'busy'> {
-  const outcome = await ctx.db
-    .em()
-    .transactional(async (em): Promise<StepOutcome | 'busy'> => {
-      let req: CertificateRequest | null;
-      try {
-        req = await em.findOne(RequestEntity, { id: requestId }, { lockMode: LockMode.PESSIMISTIC_WRITE_OR_FAIL });
-      } catch {
-        return 'busy';
+  const outcome = await ctx.db.em().transactional(async (em): Promise<StepOutcome | 'busy'> => {
+    let req: CertificateRequest | null;
+    try {
+      req = await em.findOne(RequestEntity, { id: requestId }, { lockMode: LockMode.PESSIMISTIC_WRITE_OR_FAIL });
+    } catch (err) {
+      // 55P03 lock_not_available: another worker holds this request (NOWAIT); anything else is a real failure.
+      if ((err as { code?: string }).code !== '55P03') throw err;
+      return 'busy';
+    }
+    if (!req) throw new CertFleetError('CF_NOT_FOUND', `acquisition: request ${requestId} not found`);
+    const step = nextStep(req.status);
+    if (!step) return { request: req, step: null, progressed: false, stalled: null };
+    const def = await em.findOneOrFail(DefinitionEntity, { id: req.definitionId });
+    const now = ctx.clock.now();
+    const from = req.status;
+    try {
+      const to = await executeStep(ctx, deps, em, req, def, step, actor);
+      req.status = to;
+      req.attempts = 0;
+      req.lastError = null;
+      req.updatedAt = now;
+      req.awaitingConfirmation = req.processMode === 'interactive' && !isTerminal(to) && !pendingStatuses.has(to);
+      if (to !== from) history(em, req, from, to, actor, step, now);
+      return { request: req, step, progressed: to !== from, stalled: null };
+    } catch (err) {
+      const e = isCertFleetError(err)
+        ? err
+        : new CertFleetError('CF_INTERNAL', `acquisition: ${(err as Error).message}`, { cause: err });
+      req.attempts += 1;
+      req.lastError = `${e.code}: ${e.message}`;
+      req.updatedAt = now;
+      if (e.retryable && req.attempts < MAX_RETRYABLE_ATTEMPTS) {
+        req.nextAttemptAt = new Date(now.getTime() + retryDelayMs(req.attempts));
+        return { request: req, step, progressed: false, stalled: null };
       }
-      if (!req) throw new CertFleetError('CF_NOT_FOUND', `acquisition: request ${requestId} not found`);
-      const step = nextStep(req.status);
-      if (!step) return { request: req, step: null, progressed: false, stalled: null };
-      const def = await em.findOneOrFail(DefinitionEntity, { id: req.definitionId });
-      const now = ctx.clock.now();
-      const from = req.status;
-      try {
-        const to = await executeStep(ctx, deps, em, req, def, step, actor);
-        req.status = to;
-        req.attempts = 0;
-        req.lastError = null;
-        req.updatedAt = now;
-        req.awaitingConfirmation = req.processMode === 'interactive' && !isTerminal(to) && !pendingStatuses.has(to);
-        if (to !== from) history(em, req, from, to, actor, step, now);
-        return { request: req, step, progressed: to !== from, stalled: null };
-      } catch (err) {
-        const e = isCertFleetError(err)
-          ? err
-          : new CertFleetError('CF_INTERNAL', `acquisition: ${(err as Error).message}`, { cause: err });
-        req.attempts += 1;
-        req.lastError = `${e.code}: ${e.message}`;
-        req.updatedAt = now;
-        if (e.retryable && req.attempts < MAX_RETRYABLE_ATTEMPTS) {
-          req.nextAttemptAt = new Date(now.getTime() + retryDelayMs(req.attempts));
-          return { request: req, step, progressed: false, stalled: null };
-        }
-        req.resumeStatus = from;
-        req.status = 'waiting';
-        req.waitingFor = `${step}: ${e.message}`;
-        req.awaitingConfirmation = false;
-        history(em, req, from, 'waiting', actor, req.waitingFor, now);
-        await appendAudit(
-          em,
-          {
-            actor,
-            action: 'request.stalled',
-            targetType: 'request',
-            targetId: req.id,
-            details: { step, code: e.code },
-          },
-          now
-        );
-        return {
-          request: req,
-          step,
-          progressed: false,
-          stalled: { definitionName: def.name, message: req.waitingFor },
-        };
-      }
-    })
-    .catch((err: unknown) => {
-      throw err;
-    });
+      req.resumeStatus = from;
+      req.status = 'waiting';
+      req.waitingFor = `${step}: ${e.message}`;
+      req.awaitingConfirmation = false;
+      history(em, req, from, 'waiting', actor, req.waitingFor, now);
+      await appendAudit(
+        em,
+        {
+          actor,
+          action: 'request.stalled',
+          targetType: 'request',
+          targetId: req.id,
+          details: { step, code: e.code },
+        },
+        now
+      );
+      return {
+        request: req,
+        step,
+        progressed: false,
+        stalled: { definitionName: def.name, message: req.waitingFor },
+      };
+    }
+  });
   if (outcome !== 'busy' && outcome.stalled) {
     await deps.notifier.notify('stalled-process', {
       definitionName: outcome.stalled.definitionName,
