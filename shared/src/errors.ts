@@ -47,6 +47,16 @@ export const ERROR_CODES = [
   // notifications (SPEC N1–N3)
   'CF_SMTP_NOT_CONFIGURED',
   'CF_SMTP_FAILED',
+  // sealed bundles (SPEC D2, D3, G2)
+  'CF_BUNDLE_TOO_LARGE',
+  'CF_BUNDLE_DECRYPT',
+  'CF_BUNDLE_MALFORMED',
+  'CF_BUNDLE_SIGNATURE',
+  'CF_BUNDLE_RECIPIENT',
+  'CF_BUNDLE_EXPIRED',
+  'CF_BUNDLE_ROLLBACK',
+  'CF_BUNDLE_HASH',
+  'CF_BUNDLE_KEY_MISMATCH',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

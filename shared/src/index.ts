@@ -4,3 +4,4 @@ export * from './crypto';
 export * from './clock';
 export * from './x509';
 export * from './import';
+export * from './bundle';

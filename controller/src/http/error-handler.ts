@@ -37,6 +37,15 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   CF_CA_UNAVAILABLE: 409,
   CF_SMTP_NOT_CONFIGURED: 409,
   CF_SMTP_FAILED: 502,
+  CF_BUNDLE_TOO_LARGE: 422,
+  CF_BUNDLE_DECRYPT: 422,
+  CF_BUNDLE_MALFORMED: 422,
+  CF_BUNDLE_SIGNATURE: 422,
+  CF_BUNDLE_RECIPIENT: 422,
+  CF_BUNDLE_EXPIRED: 422,
+  CF_BUNDLE_ROLLBACK: 409,
+  CF_BUNDLE_HASH: 422,
+  CF_BUNDLE_KEY_MISMATCH: 422,
 };
 
 /** Maps framework errors (bad JSON, body too large, unsupported media type) to our typed errors. */
