@@ -376,6 +376,22 @@ export interface IssueServerCertificateResult {
   notAfter: Date;
 }
 
+/** Throws CF_IMPORT_UNSUPPORTED_ALGORITHM for a subject key outside the five key specs, naming what it is. */
+export function unsupportedSubjectKey(key: KeyObject): never {
+  const details = key.asymmetricKeyDetails;
+  throw new CertFleetError(
+    'CF_IMPORT_UNSUPPORTED_ALGORITHM',
+    'internal-ca: subject public key is not RSA-2048/3072/4096 or EC P-256/P-384',
+    {
+      details: {
+        algorithm: key.asymmetricKeyType ?? 'unknown',
+        ...(details?.modulusLength ? { modulusLength: details.modulusLength } : {}),
+        ...(details?.namedCurve ? { namedCurve: details.namedCurve } : {}),
+      },
+    }
+  );
+}
+
 /** Reads the subject public key: must be a public-key PEM (not a private key or certificate) of a {@link KeySpec}. */
 function readSubjectPublicKey(pem: string): { keyObject: KeyObject; keySpec: KeySpec; spki: Buffer } {
   const label = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
@@ -389,20 +405,7 @@ function readSubjectPublicKey(pem: string): { keyObject: KeyObject; keySpec: Key
     return invalid('subjectPublicKeyPem is not a readable public key', undefined, err);
   }
   const keySpec = keySpecOf(keyObject);
-  if (keySpec === null) {
-    const details = keyObject.asymmetricKeyDetails;
-    throw new CertFleetError(
-      'CF_IMPORT_UNSUPPORTED_ALGORITHM',
-      'internal-ca: subject public key is not RSA-2048/3072/4096 or EC P-256/P-384',
-      {
-        details: {
-          algorithm: keyObject.asymmetricKeyType ?? 'unknown',
-          ...(details?.modulusLength ? { modulusLength: details.modulusLength } : {}),
-          ...(details?.namedCurve ? { namedCurve: details.namedCurve } : {}),
-        },
-      }
-    );
-  }
+  if (keySpec === null) unsupportedSubjectKey(keyObject);
   return { keyObject, keySpec, spki: keyObject.export({ type: 'spki', format: 'der' }) };
 }
 

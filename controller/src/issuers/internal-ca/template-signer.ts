@@ -37,7 +37,7 @@
  */
 import { ECDH, X509Certificate, createHash, createPublicKey, randomBytes, KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { CertFleetError, encodePem, isRsaKeySpec, keySpecOf, type KeySpec } from '@certfleet/shared';
+import { encodePem, isRsaKeySpec, keySpecOf, type KeySpec } from '@certfleet/shared';
 import type { CaExtensions } from '../../domain/certificate-authority';
 import { readBitString, readDer, sequence, certificateParts } from './der-reader';
 import { der, extension } from './der-writer';
@@ -49,6 +49,7 @@ import {
   parseOrThrow,
   sanSchema,
   subjectSchema,
+  unsupportedSubjectKey,
   type CaKeyPairPem,
   type CertificateSubject,
   type LoadedCa,
@@ -144,24 +145,9 @@ export function ecSpki(keySpec: 'EC-P256' | 'EC-P384', point: Buffer): Buffer {
   return Buffer.concat([t.prefix, point], t.prefix.length + t.pointLength);
 }
 
-function unsupportedKey(key: KeyObject): never {
-  const details = key.asymmetricKeyDetails;
-  throw new CertFleetError(
-    'CF_IMPORT_UNSUPPORTED_ALGORITHM',
-    'internal-ca: subject public key is not RSA-2048/3072/4096 or EC P-256/P-384',
-    {
-      details: {
-        algorithm: key.asymmetricKeyType ?? 'unknown',
-        ...(details?.modulusLength ? { modulusLength: details.modulusLength } : {}),
-        ...(details?.namedCurve ? { namedCurve: details.namedCurve } : {}),
-      },
-    }
-  );
-}
-
 function fromPublicKeyObject(key: KeyObject): SubjectKeyDer {
   const keySpec = keySpecOf(key);
-  if (keySpec === null) unsupportedKey(key);
+  if (keySpec === null) unsupportedSubjectKey(key);
   const spki = key.export({ type: 'spki', format: 'der' });
   const [, bits] = sequence(readDer(spki), 'SubjectPublicKeyInfo');
   return { spki, publicKeyBits: readBitString(bits, 'SubjectPublicKeyInfo.subjectPublicKey'), keySpec };
