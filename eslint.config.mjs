@@ -13,6 +13,7 @@ export default tseslint.config(
       '**/*.generated.ts',
       '**/dist/**',
       '.certfleet/**',
+      '.scratch/**',
       'controller/src/storage/migrations/Migration*.ts',
     ],
   },

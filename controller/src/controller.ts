@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { CertFleetError, systemClock, type Clock } from '@certfleet/shared';
 import type { ControllerConfig } from './config/config';
 import { ensureHome, homeLayout } from './config/home';
+import { startAgentServer, type AgentServer, type AgentServerOptions } from './grpc/agent-server';
 import { buildApp } from './http/app';
 import { startHttp01Responder, type ChallengeResponder, type Http01Responder } from './issuers/acme/http01-responder';
 import { createLogger, redactUrl } from './logger';
@@ -12,6 +13,7 @@ import { startScheduler, type Scheduler } from './scheduler/scheduler';
 import { loadOrCreateMasterKey, readMasterKey, type MasterKey } from './secrets/master-key';
 import type { AcquisitionDeps } from './services/acquisition/acquisition-service';
 import { defaultAcquisitionDeps } from './services/acquisition/defaults';
+import { issueGrpcServerIdentity, loadOrCreateAgentPki } from './services/agents/agent-pki';
 import { bootstrap } from './services/bootstrap-service';
 import type { ServiceContext } from './services/context';
 import { ensureDatabase, openDatabase, withDatabase, type Database } from './storage/database';
@@ -109,6 +111,10 @@ export interface RunningController {
   ctx: ServiceContext;
   caCertificatePem: string;
   initialAdmin: { username: string; password: string } | null;
+  /** The agent gRPC listener (port, hub, admission stats). */
+  agentServer: AgentServer;
+  /** SHA-256 of the agent CA certificate (what `certfleet-agent enroll --ca-sha256` expects). */
+  agentCaSha256: string;
   stop(): Promise<void>;
 }
 
@@ -119,6 +125,10 @@ export interface StartOptions {
   onInitialAdmin?: (admin: { username: string; password: string }) => void;
   /** Issuers and notifier for acquisitions (tests inject their own). */
   acquisition?: (ctx: ServiceContext, extras: { http01Responder?: ChallengeResponder }) => AcquisitionDeps;
+  /** Overrides for the agent listener (tests: short agent certificates, fast ban checks). */
+  agentServer?: Partial<
+    Pick<AgentServerOptions, 'enroll' | 'banCheckMs' | 'materializeMs' | 'heartbeatSeconds' | 'handshakeRatePerSecond'>
+  >;
 }
 
 /** Starts the controller: repository, first-start bootstrap, background jobs, HTTPS API. */
@@ -132,6 +142,7 @@ export async function startController(
   let scheduler: Scheduler | undefined;
   let app: FastifyInstance | undefined;
   let responder: Http01Responder | undefined;
+  let agentServer: AgentServer | undefined;
   try {
     const ctx: ServiceContext = { db: store.db, masterKey: store.masterKey, clock: options.clock ?? systemClock, log };
     const boot = await bootstrap(ctx, config.publicHostnames);
@@ -146,10 +157,24 @@ export async function startController(
       ctx,
       responder ? { http01Responder: responder } : {}
     );
+    const agentPki = await loadOrCreateAgentPki(ctx);
+    agentServer = await startAgentServer(
+      ctx,
+      agentPki,
+      await issueGrpcServerIdentity(ctx, agentPki, config.publicHostnames),
+      {
+        host: config.agentHost,
+        port: config.agentPort,
+        handshakeRatePerSecond: config.agentHandshakeRate,
+        ...(options.agentServer ?? {}),
+      }
+    );
+    ctx.agentHub = agentServer.hub;
     scheduler = await startScheduler(store.db.url, { ctx, acquisition, log });
     app = await buildApp({
       ctx,
       acquisition,
+      agentPki,
       version: VERSION,
       https: {
         key: boot.consoleCertificate.privateKeyPem,
@@ -164,6 +189,7 @@ export async function startController(
     log.info({ url, ms: Date.now() - t0, version: VERSION }, 'controller listening');
     const running = app;
     const sched = scheduler;
+    const agents = agentServer;
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -172,9 +198,12 @@ export async function startController(
       ctx,
       caCertificatePem: boot.consoleCertificate.chainPem[boot.consoleCertificate.chainPem.length - 1] ?? '',
       initialAdmin: boot.initialAdmin,
+      agentServer: agents,
+      agentCaSha256: agentPki.caSha256,
       stop: () =>
         (stopping ??= (async () => {
           await running.close();
+          await agents.close();
           await sched.stop();
           await closeMailTransports(ctx);
           await responder?.close();
@@ -184,6 +213,7 @@ export async function startController(
     };
   } catch (err) {
     await app?.close().catch(() => undefined);
+    await agentServer?.close().catch(() => undefined);
     await scheduler?.stop().catch(() => undefined);
     await responder?.close().catch(() => undefined);
     await store.close();

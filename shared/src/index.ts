@@ -5,3 +5,4 @@ export * from './clock';
 export * from './x509';
 export * from './import';
 export * from './bundle';
+export * from './agent-channel';

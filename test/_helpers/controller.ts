@@ -5,7 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { fixedClock, type Clock } from '@certfleet/shared';
 import { loadConfig } from '../../controller/src/config/config';
-import { startController, type RunningController } from '../../controller/src/controller';
+import { startController, type RunningController, type StartOptions } from '../../controller/src/controller';
 import type { AcquisitionDeps } from '../../controller/src/services/acquisition/acquisition-service';
 import type { ServiceContext } from '../../controller/src/services/context';
 import { dropDatabase, freshDatabaseUrl } from './db';
@@ -30,7 +30,12 @@ export const ADMIN_PASSWORD = 'correct horse battery staple';
 
 /** Starts a real controller (HTTPS on a free port) on a fresh database and a temporary CERTFLEET_HOME. */
 export async function startTestController(
-  options: { clock?: Clock; log?: pino.Logger; acquisition?: (ctx: ServiceContext) => AcquisitionDeps } = {}
+  options: {
+    clock?: Clock;
+    log?: pino.Logger;
+    acquisition?: (ctx: ServiceContext) => AcquisitionDeps;
+    agentServer?: StartOptions['agentServer'];
+  } = {}
 ): Promise<TestController> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-home-'));
   const databaseUrl = await freshDatabaseUrl();
@@ -39,12 +44,15 @@ export async function startTestController(
     DATABASE_URL: databaseUrl,
     CERTFLEET_HTTPS_PORT: '0',
     CERTFLEET_HTTPS_HOST: '127.0.0.1',
+    CERTFLEET_AGENT_PORT: '0',
+    CERTFLEET_AGENT_HOST: '127.0.0.1',
     CERTFLEET_LOG_LEVEL: 'silent',
   });
   const controller = await startController(config, {
     clock: options.clock,
     log: options.log ?? pino({ level: 'silent' }),
     ...(options.acquisition ? { acquisition: options.acquisition } : {}),
+    ...(options.agentServer ? { agentServer: options.agentServer } : {}),
   });
   const ca = controller.caCertificatePem;
   const request: TestController['request'] = (method, url, body, token) =>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { keySpecSchema } from '@certfleet/shared';
+import { absolutePathSchema, keySpecSchema } from '@certfleet/shared';
 
 /**
  * Certificate Definition (SPEC R1, manual §2.3): the requirement for one server certificate.
@@ -67,8 +67,28 @@ export const deployTargetSchema = z
     ]),
     checkHost: z.string().min(1).max(255).optional(),
     checkPort: z.number().int().min(1).max(65535).optional(),
+    /**
+     * How the certificate reaches the server (SPEC D1): `agent` (an enrolled agent installs it), `offline` (a
+     * passphrase-sealed bundle carried to the host) or `manual` (a package for the administrator). Absent means
+     * `agent` when `agentId` is set, otherwise `manual`.
+     */
+    method: z.enum(['agent', 'offline', 'manual']).optional(),
+    /** The agent that serves this install server. */
+    agentId: z.uuid().optional(),
+    /** Live directory on the server the agent switches atomically (e.g. /etc/certfleet/live/www.example.com). */
+    directory: absolutePathSchema.optional(),
+    /** STARTTLS dialect for the post-install probe of mail servers. */
+    starttls: z.enum(['smtp', 'imap', 'pop3']).optional(),
+    /** java-keystore targets: the keystore written next to the PEM files. */
+    keystore: z
+      .object({ format: z.enum(['pkcs12', 'jks']), alias: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/) })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.method !== 'agent' || (t.agentId !== undefined && t.directory !== undefined), {
+    message: 'an agent target needs agentId and directory',
+  });
 export type DeployTarget = z.infer<typeof deployTargetSchema>;
 
 /** Fields an operator supplies to create a definition. */

@@ -17,6 +17,7 @@ export const permissions = {
   'keys:export': ['admin'],
   'users:manage': ['admin'],
   'settings:manage': ['admin'],
+  'agents:manage': ['admin'],
   'repository:write': ['admin', 'user'],
   'repository:read': ['admin', 'user'],
 } as const satisfies Record<string, readonly Role[]>;

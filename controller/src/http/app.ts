@@ -1,17 +1,21 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AcquisitionDeps } from '../services/acquisition/acquisition-service';
+import type { AgentPki } from '../services/agents/agent-pki';
 import type { ServiceContext } from '../services/context';
 import { authenticate } from '../services/auth-service';
 import { errorHandler } from './error-handler';
 import { buildOpenApi } from './openapi';
 import { addRoute, type AnyRouteSpec } from './route';
+import { agentRoutes } from './routes/agents';
 import { authRoutes } from './routes/auth';
 import { caRoutes } from './routes/ca';
 import { certificateRoutes } from './routes/certificates';
 import { definitionRoutes } from './routes/definitions';
+import { deploymentRoutes } from './routes/deployments';
 import { documentRoutes } from './routes/documents';
 import { historyRoutes } from './routes/histories';
 import { keyRoutes } from './routes/keys';
+import { manualPackageRoutes } from './routes/manual-packages';
 import { notificationRoutes } from './routes/notifications';
 import { productRoutes } from './routes/products';
 import { providerAccountRoutes } from './routes/provider-accounts';
@@ -21,6 +25,7 @@ import type { AddRoute } from './routes/types';
 export interface AppOptions {
   ctx: ServiceContext;
   acquisition: AcquisitionDeps;
+  agentPki?: AgentPki;
   version: string;
   /** TLS material for HTTPS; omitted in `inject()` tests. */
   https?: { key: string; cert: string };
@@ -40,6 +45,9 @@ const routeModules = [
   productRoutes,
   notificationRoutes,
   caRoutes,
+  agentRoutes,
+  deploymentRoutes,
+  manualPackageRoutes,
 ];
 
 /**
@@ -75,7 +83,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const registry: AnyRouteSpec[] = [];
   const add: AddRoute = (spec) => addRoute(app, registry, spec);
-  for (const mod of routeModules) mod(add, { ctx: opts.ctx, acquisition: opts.acquisition });
+  for (const mod of routeModules) {
+    mod(add, { ctx: opts.ctx, acquisition: opts.acquisition, ...(opts.agentPki ? { agentPki: opts.agentPki } : {}) });
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -39,6 +39,7 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   CF_SMTP_FAILED: 502,
   CF_BUNDLE_TOO_LARGE: 422,
   CF_BUNDLE_DECRYPT: 422,
+  CF_BUNDLE_WORK_FACTOR_TOO_HIGH: 422,
   CF_BUNDLE_MALFORMED: 422,
   CF_BUNDLE_SIGNATURE: 422,
   CF_BUNDLE_RECIPIENT: 422,
@@ -46,6 +47,12 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   CF_BUNDLE_ROLLBACK: 409,
   CF_BUNDLE_HASH: 422,
   CF_BUNDLE_KEY_MISMATCH: 422,
+  CF_AGENT_TOKEN_INVALID: 403,
+  CF_AGENT_UNAUTHENTICATED: 401,
+  CF_AGENT_REVOKED: 403,
+  CF_DEPLOYMENT_TARGET_INVALID: 422,
+  CF_RECEIPT_INVALID: 422,
+  CF_INSTALL_FAILED: 502,
 };
 
 /** Maps framework errors (bad JSON, body too large, unsupported media type) to our typed errors. */

@@ -220,6 +220,14 @@ export interface SendMailOptions<K extends TemplateName> {
   /** Recipients; defaults to the administrator (`adminEmail` of the SMTP settings). */
   to?: string | readonly string[];
   data: TemplateInput<K>;
+  /** Files to attach (e.g. the manual package of an install request). Not kept in the sent-mail log. */
+  attachments?: readonly MailAttachment[];
+}
+
+export interface MailAttachment {
+  filename: string;
+  content: Buffer;
+  contentType: string;
 }
 
 const recipientsSchema = z.array(z.email().max(320)).min(1).max(100);
@@ -264,6 +272,9 @@ export async function sendMail<K extends TemplateName>(
         subject: rendered.subject,
         text: rendered.text,
         ...(rendered.html ? { html: rendered.html } : {}),
+        ...(options.attachments?.length
+          ? { attachments: options.attachments.map((a) => ({ ...a, contentDisposition: 'attachment' as const })) }
+          : {}),
         headers: { 'X-CertFleet-Template': options.template },
       });
       mail.messageId = info.messageId ?? null;

@@ -1,9 +1,9 @@
-import crypto from 'node:crypto';
 import { z } from 'zod';
 import { CertFleetError, type CertificateSummary } from '@certfleet/shared';
 import type { Certificate } from '../domain/certificate';
 import type { Em } from '../storage/database';
-import { CertificateEntity, DefinitionEntity, DeploymentHistoryEntity } from '../storage/entities';
+import { CertificateEntity } from '../storage/entities';
+import { openDeployments } from './deployment/deployment-service';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
 import { parseInput } from './definition-service';
@@ -63,23 +63,6 @@ export function certificateFromSummary(
   };
 }
 
-/** Pending deployment records for every deploy target of a definition (delivery comes with the agents). */
-async function openDeployments(em: Em, certificateId: string, definitionId: string, now: Date): Promise<void> {
-  const def = await em.findOneOrFail(DefinitionEntity, { id: definitionId });
-  for (const target of def.deployTargets) {
-    em.persist(
-      em.create(DeploymentHistoryEntity, {
-        id: crypto.randomUUID(),
-        certificateId,
-        target: `${target.serverType}:${target.serverName}`,
-        status: 'pending',
-        message: 'certificate made current; waiting for delivery',
-        at: now,
-      })
-    );
-  }
-}
-
 /**
  * Stores a certificate for a definition inside the caller's transaction (import, acquisition, bootstrap). With
  * `makeCurrent` it replaces the current certificate (the database allows one current per definition) and opens
@@ -113,25 +96,14 @@ export async function makeCurrent(ctx: ServiceContext, id: string, actor: Actor)
     const now = ctx.clock.now();
     const cert = await getCertificate(em, id);
     if (cert.isCurrent) return cert;
-    const def = await em.findOneOrFail(DefinitionEntity, { id: cert.definitionId });
     await em.nativeUpdate(
       CertificateEntity,
       { definitionId: cert.definitionId, isCurrent: true },
       { isCurrent: false }
     );
     cert.isCurrent = true;
-    for (const target of def.deployTargets) {
-      em.persist(
-        em.create(DeploymentHistoryEntity, {
-          id: crypto.randomUUID(),
-          certificateId: cert.id,
-          target: `${target.serverType}:${target.serverName}`,
-          status: 'pending',
-          message: 'certificate made current; waiting for delivery',
-          at: now,
-        })
-      );
-    }
+    await em.flush();
+    await openDeployments(em, cert.id, cert.definitionId, now, actor);
     await appendAudit(
       em,
       {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '@certfleet/shared';
 import type { MasterKey } from '../secrets/master-key';
 import type { Database } from '../storage/database';
+import type { AgentHub } from './agents/agent-hub';
 
 /** What every service needs: the database, the master key (KEK), a clock and a logger. Built once in main. */
 export interface ServiceContext {
@@ -9,6 +10,8 @@ export interface ServiceContext {
   masterKey: MasterKey;
   clock: Clock;
   log: Logger;
+  /** Live agent streams of this process (absent in CLI processes: nothing is connected). */
+  agentHub?: AgentHub;
 }
 
 /** Who performs an action, for the audit log: `user:<name>`, `cli:<os user>`, `system`. */

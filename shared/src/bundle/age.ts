@@ -13,20 +13,35 @@ export function loadAge(): Promise<AgeModule> {
   return loaded;
 }
 
-export interface AgeHeaderInfo {
-  stanzaTypes: string[];
+export interface AgeStanzaInfo {
+  /** The first argument of the `-> ` line: `X25519`, `scrypt`, … */
+  type: string;
+  /** The remaining arguments (for scrypt: `[salt, logN]`), unvalidated. */
+  args: string[];
 }
 
-/** Reads the recipient stanza types from a binary age v1 header (without decrypting), or null if not age v1. */
+export interface AgeHeaderInfo {
+  stanzaTypes: string[];
+  stanzas: AgeStanzaInfo[];
+}
+
+/**
+ * Reads the recipient stanzas from a binary age v1 header (without decrypting, without any KDF), or null if not
+ * age v1. Nothing here is authenticated yet (the header MAC is checked by the decrypter): callers use it only to
+ * refuse early.
+ */
 export function readAgeHeader(bytes: Uint8Array): AgeHeaderInfo | null {
   const head = Buffer.from(bytes.subarray(0, Math.min(bytes.length, 64 * 1024))).toString('latin1');
   if (!head.startsWith('age-encryption.org/v1\n')) return null;
   const end = head.indexOf('\n---');
   if (end === -1) return null;
-  const stanzaTypes = head
+  const stanzas = head
     .slice(0, end)
     .split('\n')
     .filter((l) => l.startsWith('-> '))
-    .map((l) => l.slice(3).split(' ')[0] ?? '');
-  return { stanzaTypes };
+    .map((l) => {
+      const [type = '', ...args] = l.slice(3).split(' ');
+      return { type, args };
+    });
+  return { stanzaTypes: stanzas.map((s) => s.type), stanzas };
 }

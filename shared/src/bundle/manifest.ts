@@ -54,6 +54,60 @@ export const bundlePathSchema = z.string().superRefine((v, ctx) => {
 
 const isoDate = z.iso.datetime({ offset: true });
 
+/** Server software a bundle can be installed into (the agent's installer plugins, by slug). */
+export const INSTALLER_TYPES = ['nginx', 'apache', 'haproxy', 'postfix', 'dovecot', 'java-keystore', 'file'] as const;
+export type InstallerType = (typeof INSTALLER_TYPES)[number];
+
+// eslint-disable-next-line no-control-regex
+const UNSAFE_PATH_CHARS = /[\u0000-\u001f\u007f\\]/;
+
+/** An absolute POSIX path without `.`/`..` segments, control characters or backslashes. */
+export const absolutePathSchema = z
+  .string()
+  .min(2)
+  .max(400)
+  .refine(
+    (p) =>
+      p.startsWith('/') &&
+      !UNSAFE_PATH_CHARS.test(p) &&
+      !p
+        .split('/')
+        .slice(1)
+        .some((s) => s === '' || s === '.' || s === '..'),
+    'an absolute path without empty, "." or ".." segments'
+  );
+
+/**
+ * Where and how the agent installs the bundle. Signed with the manifest, so an online job and an offline bundle
+ * carry the same instruction. It names an installer and a directory; commands are never carried: the agent maps
+ * the installer (and the manifest's hooks) to its own configured argv, and refuses directories outside its
+ * configured allowed roots.
+ */
+export const installTargetSchema = z
+  .object({
+    installer: z.enum(INSTALLER_TYPES),
+    /** The live directory (a symlink the agent switches atomically to a versioned directory beside it). */
+    directory: absolutePathSchema,
+    /** Endpoint the agent probes after the reload to compare the served leaf with `leafSha256`. */
+    probe: z
+      .object({
+        host: z.string().min(1).max(253),
+        port: z.number().int().min(1).max(65535),
+        serverName: z.string().min(1).max(253).optional(),
+        /** STARTTLS protocol for mail servers; absent means TLS from the first byte. */
+        starttls: z.enum(['smtp', 'imap', 'pop3']).optional(),
+      })
+      .strict()
+      .optional(),
+    /** java-keystore only: keystore format written next to the PEM files. */
+    keystore: z
+      .object({ format: z.enum(['pkcs12', 'jks']), alias: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type InstallTarget = z.infer<typeof installTargetSchema>;
+
 export const bundleFileSchema = z
   .object({
     path: bundlePathSchema,
@@ -80,6 +134,7 @@ export const manifestSchema = z
     files: z.array(bundleFileSchema).min(1).max(MAX_BUNDLE_FILES),
     leafSha256: z.string().regex(HEX_SHA256, 'lower-case hex SHA-256'),
     hooks: z.array(z.enum(BUNDLE_HOOKS)).max(BUNDLE_HOOKS.length),
+    target: installTargetSchema.optional(),
   })
   .strict()
   .refine((m) => Date.parse(m.notBefore) < Date.parse(m.notAfter), 'notBefore must be before notAfter')
@@ -103,4 +158,5 @@ export interface ManifestInput {
   notAfter: string;
   files: { path: string; mode?: number; owner?: string }[];
   hooks: BundleHook[];
+  target?: InstallTarget;
 }

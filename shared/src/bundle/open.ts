@@ -16,6 +16,12 @@ import { TarFormatError, readTar } from './tar';
 
 export const DEFAULT_MAX_BUNDLE_BYTES = 20 * 1024 * 1024;
 
+/**
+ * Default and highest accepted scrypt log2(N) for passphrase bundles. age-encryption itself refuses more than 20,
+ * so a larger `maxScryptWorkFactor` is capped here (N = 2^20 costs ≈ 1 GiB·s of memory-hard work).
+ */
+export const MAX_SCRYPT_WORK_FACTOR = 20;
+
 export interface LastSlotVersion {
   version: number;
   bundleId: string;
@@ -32,7 +38,12 @@ export type OpenBundleOptions = (
   /** The last installed version for the bundle's slot: a value, or a lookup by slot name. */
   lastVersionForSlot?: LastSlotVersion | ((slot: string) => LastSlotVersion | undefined);
   maxBytes?: number;
-  /** Highest scrypt log2(N) accepted for passphrase bundles (default 20). */
+  /**
+   * Highest scrypt log2(N) accepted for passphrase bundles. Checked on the header BEFORE the KDF runs, so a
+   * bundle that asks for more is refused at once with `CF_BUNDLE_WORK_FACTOR_TOO_HIGH` (no CPU/memory spent).
+   * Values above {@link MAX_SCRYPT_WORK_FACTOR} are capped to it.
+   * @default 20
+   */
   maxScryptWorkFactor?: number;
 };
 
@@ -48,9 +59,26 @@ function fail(code: ErrorCode, message: string, details?: Record<string, unknown
 }
 
 /**
+ * Refuses a scrypt stanza (`-> scrypt <salt> <logN>`) whose work factor is above the limit, before any KDF runs.
+ * The decimal form is the one age accepts (no sign, no leading zero); anything else cannot decrypt anyway.
+ */
+function checkScryptWorkFactor(args: readonly string[], max: number | undefined): void {
+  const limit = Math.min(max ?? MAX_SCRYPT_WORK_FACTOR, MAX_SCRYPT_WORK_FACTOR);
+  const logN = args[1] ?? '';
+  if (args.length !== 2 || !/^[1-9][0-9]{0,2}$/.test(logN)) fail('CF_BUNDLE_DECRYPT', 'invalid scrypt stanza');
+  if (Number(logN) > limit) {
+    fail('CF_BUNDLE_WORK_FACTOR_TOO_HIGH', `scrypt work factor 2^${logN} is above the accepted 2^${limit}`, {
+      workFactor: Number(logN),
+      maxWorkFactor: limit,
+    });
+  }
+}
+
+/**
  * Decrypts and verifies a sealed bundle in memory. Checks, in this order: size cap, decrypt (exactly one
- * recipient of the expected kind), tar structure, signature, recipient/agent id, time window, version, file
- * hashes (and leaf hash), key ↔ certificate. Never touches the disk.
+ * recipient of the expected kind; for scrypt a work factor within `maxScryptWorkFactor`, checked before the KDF),
+ * tar structure, signature, recipient/agent id, time window, version, file hashes (and leaf hash), key ↔
+ * certificate. Never touches the disk.
  */
 export async function openBundle(bytes: Uint8Array, opts: OpenBundleOptions): Promise<OpenedBundle> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
@@ -64,6 +92,7 @@ export async function openBundle(bytes: Uint8Array, opts: OpenBundleOptions): Pr
   if (header.stanzaTypes.length !== 1 || header.stanzaTypes[0] !== wantType) {
     fail('CF_BUNDLE_DECRYPT', `bundle must have exactly one ${wantType} recipient`);
   }
+  if (wantType === 'scrypt') checkScryptWorkFactor(header.stanzas[0]?.args ?? [], opts.maxScryptWorkFactor);
   let payload: Buffer;
   try {
     const age = await loadAge();

@@ -91,6 +91,8 @@ test('X1 `npm start` answers /healthz on the embedded PostgreSQL within 60 s, st
     CERTFLEET_HOME: home,
     CERTFLEET_HTTPS_PORT: String(port),
     CERTFLEET_HTTPS_HOST: '127.0.0.1',
+    CERTFLEET_AGENT_PORT: '0',
+    CERTFLEET_AGENT_HOST: '127.0.0.1',
   };
   delete env.DATABASE_URL;
   delete env.CERTFLEET_TEST_ADMIN_URL;

@@ -141,6 +141,8 @@ test('X1 the controller starts on Debian PostgreSQL 15 through DATABASE_URL and 
       DATABASE_URL: url,
       CERTFLEET_HTTPS_PORT: '0',
       CERTFLEET_HTTPS_HOST: '127.0.0.1',
+      CERTFLEET_AGENT_PORT: '0',
+      CERTFLEET_AGENT_HOST: '127.0.0.1',
     }),
     { log: pino({ level: 'silent' }) }
   );

@@ -60,6 +60,8 @@ test.before(async (t) => {
   const unimplemented = { code: grpc.status.UNIMPLEMENTED, details: 'no handler installed by this test' };
   server.addService(AgentServiceService, {
     enroll: (call, callback) => (impl.enroll ? impl.enroll(call, callback) : callback(unimplemented)),
+    renewIdentity: (call, callback) =>
+      impl.renewIdentity ? impl.renewIdentity(call, callback) : callback(unimplemented),
     // grpc-js turns an 'error' emitted on a server stream into the call's final status.
     connect: (call) => (impl.connect ? impl.connect(call) : call.emit('error', unimplemented)),
   } satisfies AgentServiceServer);
@@ -188,6 +190,9 @@ test.serial('G4 Connect: a Job with a sealed bundle reaches the agent and its Jo
           reason: 'Installed',
           message: 'nginx reloaded',
           finished_at: { seconds: '1767225601', nanos: 0 },
+          served_sha256: 'ab'.repeat(32),
+          rolled_back: false,
+          observations: [{ endpoint: { host: 'intranet.example', port: 443, server_name: '' }, error: 'timeout' }],
         },
       });
       stream.end();
@@ -213,6 +218,20 @@ test.serial('G4 Connect: a Job with a sealed bundle reaches the agent and its Jo
           reason: 'Installed',
           message: 'nginx reloaded',
           finishedAt: { seconds: '1767225601', nanos: 0 },
+          servedSha256: 'ab'.repeat(32),
+          stderrTail: '',
+          idempotent: false,
+          rolledBack: false,
+          observations: [
+            {
+              endpoint: { host: 'intranet.example', port: 443, serverName: '' },
+              error: 'timeout',
+              certificateChain: [],
+              protocol: '',
+              cipher: '',
+              handshakeMs: 0,
+            },
+          ],
         },
       },
     },

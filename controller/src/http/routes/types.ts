@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { AcquisitionDeps } from '../../services/acquisition/acquisition-service';
+import type { AgentPki } from '../../services/agents/agent-pki';
 import type { ServiceContext } from '../../services/context';
 import type { RouteSpec } from '../route';
 
@@ -10,6 +11,8 @@ export type AddRoute = <B extends z.ZodType, Q extends z.ZodType, P extends z.Zo
 export interface RouteDeps {
   ctx: ServiceContext;
   acquisition: AcquisitionDeps;
+  /** The agent channel's PKI (sealing bundles); absent when no agent listener runs. */
+  agentPki?: AgentPki;
 }
 
 /** A group of routes registered through `add` (which also records them for the OpenAPI document). */

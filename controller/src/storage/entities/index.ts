@@ -1,3 +1,4 @@
+import { AgentEntity, AgentJobEntity, DeploymentEntity, JoinTokenEntity } from './agent.entity';
 import {
   CaIssuanceEntity,
   CertificateAuthorityEntity,
@@ -20,6 +21,7 @@ import { ProviderAccountEntity } from './provider-account.entity';
 import { RequestEntity, RequestStatusChangeEntity } from './request.entity';
 import { ApiSessionEntity, UserEntity } from './user.entity';
 
+export * from './agent.entity';
 export * from './certificate-authority.entity';
 export * from './certificate.entity';
 export * from './definition.entity';
@@ -54,4 +56,8 @@ export const allEntities = [
   SentMailEntity,
   ProductEntity,
   AcmeAccountEntity,
+  AgentEntity,
+  JoinTokenEntity,
+  DeploymentEntity,
+  AgentJobEntity,
 ];

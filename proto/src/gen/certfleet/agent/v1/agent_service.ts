@@ -133,6 +133,18 @@ export interface EnrollResponse {
   bundleSigningPublicKey: string;
 }
 
+/** RenewIdentityRequest carries a CSR for a key the agent generated itself. */
+export interface RenewIdentityRequest {
+  csrPem: string;
+}
+
+/** RenewIdentityResponse is the renewed certificate. */
+export interface RenewIdentityResponse {
+  agentCertificatePem: string;
+  /** The CA certificate(s) the agent pins (may change during a rollover). */
+  controllerCaPem: string;
+}
+
 /** AgentMessage is one message on the agent -> controller half of Connect. */
 export interface AgentMessage {
   payload: { $case: "heartbeat"; value: Heartbeat } | { $case: "jobResult"; value: JobResult } | undefined;
@@ -220,7 +232,33 @@ export interface JobResult {
   /** Human-readable detail for the operator. */
   message: string;
   /** When the agent finished the job. */
-  finishedAt: Timestamp | undefined;
+  finishedAt:
+    | Timestamp
+    | undefined;
+  /** Install jobs: SHA-256 (hex) of the leaf the post-install probe saw served. */
+  servedSha256: string;
+  /** Install jobs: the tail of the failing command's stderr (at most 4 KiB). */
+  stderrTail: string;
+  /** Install jobs: true when nothing was installed because this bundle was already installed. */
+  idempotent: boolean;
+  /** Install jobs: true when a failed install restored the previous files. */
+  rolledBack: boolean;
+  /** Probe jobs: one observation per requested endpoint, in request order. */
+  observations: EndpointObservation[];
+}
+
+/** EndpointObservation is what an agent saw at one endpoint. */
+export interface EndpointObservation {
+  endpoint:
+    | Endpoint
+    | undefined;
+  /** Empty when the connection succeeded. */
+  error: string;
+  /** DER certificates as served, leaf first. */
+  certificateChain: Buffer[];
+  protocol: string;
+  cipher: string;
+  handshakeMs: number;
 }
 
 function createBaseEnrollRequest(): EnrollRequest {
@@ -501,6 +539,172 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     message.agentCertificatePem = object.agentCertificatePem ?? "";
     message.controllerCaPem = object.controllerCaPem ?? "";
     message.bundleSigningPublicKey = object.bundleSigningPublicKey ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewIdentityRequest(): RenewIdentityRequest {
+  return { csrPem: "" };
+}
+
+export const RenewIdentityRequest: MessageFns<RenewIdentityRequest> = {
+  encode(message: RenewIdentityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.csrPem !== "") {
+      writer.uint32(10).string(message.csrPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewIdentityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewIdentityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewIdentityRequest {
+    return {
+      csrPem: isSet(object.csrPem)
+        ? globalThis.String(object.csrPem)
+        : isSet(object.csr_pem)
+        ? globalThis.String(object.csr_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: RenewIdentityRequest): unknown {
+    const obj: any = {};
+    if (message.csrPem !== "") {
+      obj.csrPem = message.csrPem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenewIdentityRequest>, I>>(base?: I): RenewIdentityRequest {
+    return RenewIdentityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewIdentityRequest>, I>>(object: I): RenewIdentityRequest {
+    const message = createBaseRenewIdentityRequest();
+    message.csrPem = object.csrPem ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewIdentityResponse(): RenewIdentityResponse {
+  return { agentCertificatePem: "", controllerCaPem: "" };
+}
+
+export const RenewIdentityResponse: MessageFns<RenewIdentityResponse> = {
+  encode(message: RenewIdentityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agentCertificatePem !== "") {
+      writer.uint32(10).string(message.agentCertificatePem);
+    }
+    if (message.controllerCaPem !== "") {
+      writer.uint32(18).string(message.controllerCaPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewIdentityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewIdentityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agentCertificatePem = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.controllerCaPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewIdentityResponse {
+    return {
+      agentCertificatePem: isSet(object.agentCertificatePem)
+        ? globalThis.String(object.agentCertificatePem)
+        : isSet(object.agent_certificate_pem)
+        ? globalThis.String(object.agent_certificate_pem)
+        : "",
+      controllerCaPem: isSet(object.controllerCaPem)
+        ? globalThis.String(object.controllerCaPem)
+        : isSet(object.controller_ca_pem)
+        ? globalThis.String(object.controller_ca_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: RenewIdentityResponse): unknown {
+    const obj: any = {};
+    if (message.agentCertificatePem !== "") {
+      obj.agentCertificatePem = message.agentCertificatePem;
+    }
+    if (message.controllerCaPem !== "") {
+      obj.controllerCaPem = message.controllerCaPem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenewIdentityResponse>, I>>(base?: I): RenewIdentityResponse {
+    return RenewIdentityResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewIdentityResponse>, I>>(object: I): RenewIdentityResponse {
+    const message = createBaseRenewIdentityResponse();
+    message.agentCertificatePem = object.agentCertificatePem ?? "";
+    message.controllerCaPem = object.controllerCaPem ?? "";
     return message;
   },
 };
@@ -1285,7 +1489,18 @@ export const ReportInventory: MessageFns<ReportInventory> = {
 };
 
 function createBaseJobResult(): JobResult {
-  return { jobId: "", status: 0, reason: "", message: "", finishedAt: undefined };
+  return {
+    jobId: "",
+    status: 0,
+    reason: "",
+    message: "",
+    finishedAt: undefined,
+    servedSha256: "",
+    stderrTail: "",
+    idempotent: false,
+    rolledBack: false,
+    observations: [],
+  };
 }
 
 export const JobResult: MessageFns<JobResult> = {
@@ -1304,6 +1519,21 @@ export const JobResult: MessageFns<JobResult> = {
     }
     if (message.finishedAt !== undefined) {
       Timestamp.encode(message.finishedAt, writer.uint32(42).fork()).join();
+    }
+    if (message.servedSha256 !== "") {
+      writer.uint32(50).string(message.servedSha256);
+    }
+    if (message.stderrTail !== "") {
+      writer.uint32(58).string(message.stderrTail);
+    }
+    if (message.idempotent !== false) {
+      writer.uint32(64).bool(message.idempotent);
+    }
+    if (message.rolledBack !== false) {
+      writer.uint32(72).bool(message.rolledBack);
+    }
+    for (const v of message.observations) {
+      EndpointObservation.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -1361,6 +1591,46 @@ export const JobResult: MessageFns<JobResult> = {
             message.finishedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.servedSha256 = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.stderrTail = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.idempotent = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.rolledBack = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.observations.push(EndpointObservation.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1388,6 +1658,25 @@ export const JobResult: MessageFns<JobResult> = {
         : isSet(object.finished_at)
         ? fromJsonTimestamp(object.finished_at)
         : undefined,
+      servedSha256: isSet(object.servedSha256)
+        ? globalThis.String(object.servedSha256)
+        : isSet(object.served_sha256)
+        ? globalThis.String(object.served_sha256)
+        : "",
+      stderrTail: isSet(object.stderrTail)
+        ? globalThis.String(object.stderrTail)
+        : isSet(object.stderr_tail)
+        ? globalThis.String(object.stderr_tail)
+        : "",
+      idempotent: isSet(object.idempotent) ? globalThis.Boolean(object.idempotent) : false,
+      rolledBack: isSet(object.rolledBack)
+        ? globalThis.Boolean(object.rolledBack)
+        : isSet(object.rolled_back)
+        ? globalThis.Boolean(object.rolled_back)
+        : false,
+      observations: globalThis.Array.isArray(object?.observations)
+        ? object.observations.map((e: any) => EndpointObservation.fromJSON(e))
+        : [],
     };
   },
 
@@ -1408,6 +1697,21 @@ export const JobResult: MessageFns<JobResult> = {
     if (message.finishedAt !== undefined) {
       obj.finishedAt = fromTimestamp(message.finishedAt).toISOString();
     }
+    if (message.servedSha256 !== "") {
+      obj.servedSha256 = message.servedSha256;
+    }
+    if (message.stderrTail !== "") {
+      obj.stderrTail = message.stderrTail;
+    }
+    if (message.idempotent !== false) {
+      obj.idempotent = message.idempotent;
+    }
+    if (message.rolledBack !== false) {
+      obj.rolledBack = message.rolledBack;
+    }
+    if (message.observations?.length) {
+      obj.observations = message.observations.map((e) => EndpointObservation.toJSON(e));
+    }
     return obj;
   },
 
@@ -1423,6 +1727,170 @@ export const JobResult: MessageFns<JobResult> = {
     message.finishedAt = (object.finishedAt !== undefined && object.finishedAt !== null)
       ? Timestamp.fromPartial(object.finishedAt)
       : undefined;
+    message.servedSha256 = object.servedSha256 ?? "";
+    message.stderrTail = object.stderrTail ?? "";
+    message.idempotent = object.idempotent ?? false;
+    message.rolledBack = object.rolledBack ?? false;
+    message.observations = object.observations?.map((e) => EndpointObservation.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseEndpointObservation(): EndpointObservation {
+  return { endpoint: undefined, error: "", certificateChain: [], protocol: "", cipher: "", handshakeMs: 0 };
+}
+
+export const EndpointObservation: MessageFns<EndpointObservation> = {
+  encode(message: EndpointObservation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.endpoint !== undefined) {
+      Endpoint.encode(message.endpoint, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== "") {
+      writer.uint32(18).string(message.error);
+    }
+    for (const v of message.certificateChain) {
+      writer.uint32(26).bytes(v!);
+    }
+    if (message.protocol !== "") {
+      writer.uint32(34).string(message.protocol);
+    }
+    if (message.cipher !== "") {
+      writer.uint32(42).string(message.cipher);
+    }
+    if (message.handshakeMs !== 0) {
+      writer.uint32(48).uint32(message.handshakeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointObservation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointObservation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.endpoint = Endpoint.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.certificateChain.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cipher = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.handshakeMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointObservation {
+    return {
+      endpoint: isSet(object.endpoint) ? Endpoint.fromJSON(object.endpoint) : undefined,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      certificateChain: globalThis.Array.isArray(object?.certificateChain)
+        ? object.certificateChain.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : globalThis.Array.isArray(object?.certificate_chain)
+        ? object.certificate_chain.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
+      cipher: isSet(object.cipher) ? globalThis.String(object.cipher) : "",
+      handshakeMs: isSet(object.handshakeMs)
+        ? globalThis.Number(object.handshakeMs)
+        : isSet(object.handshake_ms)
+        ? globalThis.Number(object.handshake_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: EndpointObservation): unknown {
+    const obj: any = {};
+    if (message.endpoint !== undefined) {
+      obj.endpoint = Endpoint.toJSON(message.endpoint);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.certificateChain?.length) {
+      obj.certificateChain = message.certificateChain.map((e) => base64FromBytes(e));
+    }
+    if (message.protocol !== "") {
+      obj.protocol = message.protocol;
+    }
+    if (message.cipher !== "") {
+      obj.cipher = message.cipher;
+    }
+    if (message.handshakeMs !== 0) {
+      obj.handshakeMs = Math.round(message.handshakeMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndpointObservation>, I>>(base?: I): EndpointObservation {
+    return EndpointObservation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndpointObservation>, I>>(object: I): EndpointObservation {
+    const message = createBaseEndpointObservation();
+    message.endpoint = (object.endpoint !== undefined && object.endpoint !== null)
+      ? Endpoint.fromPartial(object.endpoint)
+      : undefined;
+    message.error = object.error ?? "";
+    message.certificateChain = object.certificateChain?.map((e) => e) || [];
+    message.protocol = object.protocol ?? "";
+    message.cipher = object.cipher ?? "";
+    message.handshakeMs = object.handshakeMs ?? 0;
     return message;
   },
 };
@@ -1445,6 +1913,23 @@ export const AgentServiceService = {
     requestDeserialize: (value: Buffer): EnrollRequest => EnrollRequest.decode(value),
     responseSerialize: (value: EnrollResponse): Buffer => Buffer.from(EnrollResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EnrollResponse => EnrollResponse.decode(value),
+  },
+  /**
+   * RenewIdentity exchanges a new CSR for a fresh short-lived agent
+   * certificate (G1). Called over mutual TLS with the current certificate.
+   * The controller pins the new serial as "next": both the current and the
+   * just-issued serial are accepted until the agent first connects with the
+   * new one, after which the old serial is refused (SPIRE's rule).
+   */
+  renewIdentity: {
+    path: "/certfleet.agent.v1.AgentService/RenewIdentity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewIdentityRequest): Buffer => Buffer.from(RenewIdentityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewIdentityRequest => RenewIdentityRequest.decode(value),
+    responseSerialize: (value: RenewIdentityResponse): Buffer =>
+      Buffer.from(RenewIdentityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenewIdentityResponse => RenewIdentityResponse.decode(value),
   },
   /**
    * Connect is the agent's long-lived mutual-TLS stream (G2). The agent opens
@@ -1474,6 +1959,14 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
    * atomically, so a replayed token fails with PERMISSION_DENIED.
    */
   enroll: handleUnaryCall<EnrollRequest, EnrollResponse>;
+  /**
+   * RenewIdentity exchanges a new CSR for a fresh short-lived agent
+   * certificate (G1). Called over mutual TLS with the current certificate.
+   * The controller pins the new serial as "next": both the current and the
+   * just-issued serial are accepted until the agent first connects with the
+   * new one, after which the old serial is refused (SPIRE's rule).
+   */
+  renewIdentity: handleUnaryCall<RenewIdentityRequest, RenewIdentityResponse>;
   /**
    * Connect is the agent's long-lived mutual-TLS stream (G2). The agent opens
    * it and both sides send a Heartbeat every `interval_seconds`. The
@@ -1507,6 +2000,28 @@ export interface AgentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EnrollResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RenewIdentity exchanges a new CSR for a fresh short-lived agent
+   * certificate (G1). Called over mutual TLS with the current certificate.
+   * The controller pins the new serial as "next": both the current and the
+   * just-issued serial are accepted until the agent first connects with the
+   * new one, after which the old serial is refused (SPIRE's rule).
+   */
+  renewIdentity(
+    request: RenewIdentityRequest,
+    callback: (error: ServiceError | null, response: RenewIdentityResponse) => void,
+  ): ClientUnaryCall;
+  renewIdentity(
+    request: RenewIdentityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenewIdentityResponse) => void,
+  ): ClientUnaryCall;
+  renewIdentity(
+    request: RenewIdentityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenewIdentityResponse) => void,
   ): ClientUnaryCall;
   /**
    * Connect is the agent's long-lived mutual-TLS stream (G2). The agent opens

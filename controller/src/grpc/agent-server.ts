@@ -1,0 +1,312 @@
+/**
+ * The controller's agent listener (SPEC G1–G3): gRPC over TLS on its own port (default 8444). TLS asks every
+ * client for a certificate and verifies it against the agent CA; `Enroll` is the only call allowed without one
+ * (the join token is its credential), every other call requires a verified agent certificate whose serial is pinned
+ * for that agent. Connections are admitted at a bounded rate (admission.ts). Live streams are tracked per agent so
+ * that new jobs are pushed at once and a ban closes the stream immediately (and within 5 s when another process
+ * banned the agent: a periodic check).
+ */
+import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import {
+  AgentServiceService,
+  type AgentMessage,
+  type AgentServiceServer,
+  type ControllerMessage,
+  type Job,
+} from '@certfleet/proto';
+import { CertFleetError, MAX_AGENT_MESSAGE_BYTES, MAX_CONTROLLER_MESSAGE_BYTES } from '@certfleet/shared';
+import type { Agent, AgentJob } from '../domain/agent';
+import type { AgentHub } from '../services/agents/agent-hub';
+import type { AgentPki, GrpcServerIdentity } from '../services/agents/agent-pki';
+import { authenticateAgent, enrollAgent, renewAgentIdentity, type EnrollOptions } from '../services/agents/enrollment';
+import { claimJobsForDelivery } from '../services/agents/jobs';
+import type { ServiceContext } from '../services/context';
+import { materializeDeployments, recordJobResult } from '../services/deployment/deployment-service';
+import { AgentEntity } from '../storage/entities';
+import { ConnectionAdmission, type AdmissionStats } from './admission';
+import { installResultFromProto } from './from-proto';
+import { toServiceError } from './status';
+
+export interface AgentServerOptions {
+  host: string;
+  port: number;
+  handshakeRatePerSecond: number;
+  /** Heartbeat period announced to and expected from agents. @default 20 */
+  heartbeatSeconds?: number;
+  /** How often live streams are checked against bans made by other processes. @default 2000 */
+  banCheckMs?: number;
+  /** How often pending deployments are sealed and queued (besides on demand). @default 5000 */
+  materializeMs?: number;
+  enroll?: EnrollOptions;
+}
+
+export interface AgentServer {
+  port: number;
+  hub: AgentHub;
+  admission: AdmissionStats;
+  /** Agents holding a stream right now. */
+  connectedCount(): number;
+  close(): Promise<void>;
+}
+
+type AuthenticatedCall = Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>;
+
+interface Session {
+  agentId: string;
+  call: grpc.ServerDuplexStream<AgentMessage, ControllerMessage>;
+  delivering: Promise<void>;
+  again: boolean;
+  closed: boolean;
+}
+
+function peerIdentity(call: AuthenticatedCall): { agentId: string; serial: string; notAfter: Date } {
+  const cert = call.getAuthContext()?.sslPeerCertificate as PeerCertificate | undefined;
+  if (!cert || !cert.raw) {
+    throw new CertFleetError(
+      'CF_AGENT_UNAUTHENTICATED',
+      'grpc: this call needs a valid agent certificate (none, expired or from another CA)'
+    );
+  }
+  const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
+  return { agentId: String(cn ?? ''), serial: cert.serialNumber, notAfter: new Date(cert.valid_to) };
+}
+
+function jobToProto(job: AgentJob, bundleId: string): Job {
+  if (job.kind === 'install') {
+    return { jobId: job.id, kind: { $case: 'installBundle', value: { bundleId, sealed: job.payload } } };
+  }
+  const parsed = JSON.parse(job.payload.toString('utf8')) as { endpoints?: []; paths?: string[] };
+  return job.kind === 'probe'
+    ? { jobId: job.id, kind: { $case: 'probeEndpoints', value: { endpoints: parsed.endpoints ?? [] } } }
+    : { jobId: job.id, kind: { $case: 'reportInventory', value: { paths: parsed.paths ?? [] } } };
+}
+
+function nowTimestamp(): { seconds: string; nanos: number } {
+  const ms = Date.now();
+  return { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 };
+}
+
+export async function startAgentServer(
+  ctx: ServiceContext,
+  pki: AgentPki,
+  identity: GrpcServerIdentity,
+  options: AgentServerOptions
+): Promise<AgentServer> {
+  const sessions = new Map<string, Session>();
+  const heartbeatSeconds = options.heartbeatSeconds ?? 20;
+  const log = ctx.log.child({ component: 'agent-grpc' });
+
+  const deliver = (session: Session): void => {
+    session.again = true;
+    session.delivering = session.delivering.then(async () => {
+      while (session.again && !session.closed) {
+        session.again = false;
+        const jobs = await claimJobsForDelivery(ctx, session.agentId);
+        for (const job of jobs) {
+          if (session.closed) return;
+          const bundleId = job.kind === 'install' && job.deploymentId ? await bundleIdOf(job.deploymentId) : '';
+          session.call.write({ payload: { $case: 'job', value: jobToProto(job, bundleId) } });
+        }
+      }
+    });
+    session.delivering = session.delivering.catch((err: unknown) => {
+      log.warn({ agentId: session.agentId, err: (err as Error).message }, 'job delivery failed; retried on reconnect');
+    });
+  };
+
+  const bundleIdOf = async (deploymentId: string): Promise<string> => {
+    const rows = await ctx.db
+      .em()
+      .getConnection()
+      .execute<{ bundle_id: string }[]>(`select bundle_id from deployments where id = ?`, [deploymentId]);
+    return rows[0]?.bundle_id ?? '';
+  };
+
+  const endSession = (session: Session, err?: CertFleetError): void => {
+    if (session.closed) return;
+    session.closed = true;
+    if (sessions.get(session.agentId) === session) sessions.delete(session.agentId);
+    try {
+      if (err) session.call.emit('error', toServiceError(err));
+      else session.call.end();
+    } catch {
+      /* the stream is already gone */
+    }
+  };
+
+  const hub: AgentHub = {
+    jobsAvailable: (agentId) => {
+      const s = sessions.get(agentId);
+      if (s) deliver(s);
+    },
+    revoked: (agentId) => {
+      const s = sessions.get(agentId);
+      if (s) endSession(s, new CertFleetError('CF_AGENT_REVOKED', 'agents: this agent was banned'));
+    },
+    isConnected: (agentId) => sessions.has(agentId),
+  };
+
+  const authenticated = async (call: AuthenticatedCall): Promise<Agent> => authenticateAgent(ctx, peerIdentity(call));
+
+  const service: AgentServiceServer = {
+    enroll: (call, callback) => {
+      enrollAgent(ctx, pki, call.request, options.enroll)
+        .then((r) => {
+          log.info({ agentId: r.agentId, hostname: call.request.hostname }, 'agent enrolled');
+          callback(null, {
+            agentId: r.agentId,
+            agentCertificatePem: r.certificatePem,
+            controllerCaPem: r.controllerCaPem,
+            bundleSigningPublicKey: r.signingPublicKeyPem,
+          });
+        })
+        .catch((err: unknown) => {
+          log.info({ peer: call.getPeer(), code: (err as CertFleetError).code }, 'enrollment refused');
+          callback(toServiceError(err));
+        });
+    },
+    renewIdentity: (call, callback) => {
+      authenticated(call)
+        .then((agent) => renewAgentIdentity(ctx, pki, agent, call.request.csrPem, options.enroll))
+        .then((r) => callback(null, { agentCertificatePem: r.certificatePem, controllerCaPem: pki.caCertificatePem }))
+        .catch((err: unknown) => callback(toServiceError(err)));
+    },
+    connect: (call) => {
+      let session: Session | null = null;
+      call.on('error', () => undefined);
+      authenticated(call)
+        .then(async (agent) => {
+          if (call.cancelled) return;
+          const previous = sessions.get(agent.id);
+          if (previous) endSession(previous);
+          const s: Session = { agentId: agent.id, call, delivering: Promise.resolve(), again: false, closed: false };
+          session = s;
+          sessions.set(agent.id, s);
+          await ctx.db
+            .em()
+            .getConnection()
+            .execute(`update agents set last_seen_at = ? where id = ?`, [ctx.clock.now(), agent.id]);
+          call.write({
+            payload: { $case: 'heartbeat', value: { sentAt: nowTimestamp(), intervalSeconds: heartbeatSeconds } },
+          });
+          deliver(s);
+        })
+        .catch((err: unknown) => {
+          try {
+            call.emit('error', toServiceError(err));
+          } catch {
+            /* gone */
+          }
+        });
+      call.on('data', (msg: AgentMessage) => {
+        const s = session;
+        if (!s || s.closed) return;
+        if (msg.payload?.$case === 'jobResult') {
+          let result;
+          try {
+            result = installResultFromProto(msg.payload.value);
+          } catch (err) {
+            log.warn({ agentId: s.agentId, err: (err as Error).message }, 'bad job result ignored');
+            return;
+          }
+          recordJobResult(ctx, s.agentId, result).catch((err: unknown) =>
+            log.error({ agentId: s.agentId, err: (err as Error).message }, 'job result not recorded')
+          );
+        }
+      });
+      const finish = () => {
+        if (session && !session.closed) {
+          session.closed = true;
+          if (sessions.get(session.agentId) === session) sessions.delete(session.agentId);
+        }
+      };
+      call.on('end', () => {
+        finish();
+        try {
+          call.end();
+        } catch {
+          /* gone */
+        }
+      });
+      call.on('cancelled', finish);
+      call.on('close', finish);
+    },
+  };
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_AGENT_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_CONTROLLER_MESSAGE_BYTES,
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  server.addService(AgentServiceService, service);
+  const credentials = grpc.ServerCredentials.createSsl(
+    Buffer.from(pki.caCertificatePem),
+    [{ private_key: Buffer.from(identity.keyPem), cert_chain: Buffer.from(identity.certChainPem) }],
+    true
+  );
+  // Ask for a client certificate and verify it against the agent CA, but let TLS complete without one so that
+  // Enroll works; every other call checks the verified peer certificate itself (peerIdentity).
+  Object.assign((credentials as unknown as { serverConstructorOptions: object }).serverConstructorOptions, {
+    rejectUnauthorized: false,
+  });
+  const injector = server.createConnectionInjector(credentials);
+  const admission = new ConnectionAdmission({ ratePerSecond: options.handshakeRatePerSecond }, (socket) =>
+    injector.injectConnection(socket)
+  );
+  const listener = net.createServer({ noDelay: true }, (socket) => {
+    socket.on('error', () => undefined);
+    admission.offer(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(options.port, options.host, () => resolve());
+  });
+  const addr = listener.address();
+  const port = typeof addr === 'object' && addr ? addr.port : options.port;
+
+  let banCheckRunning = false;
+  const banTimer = setInterval(() => {
+    if (banCheckRunning || sessions.size === 0) return;
+    banCheckRunning = true;
+    ctx.db
+      .em()
+      .fork()
+      .find(AgentEntity, { id: { $in: [...sessions.keys()] }, status: 'banned' }, { fields: ['id'] })
+      .then((banned) => banned.forEach((a) => hub.revoked(a.id)))
+      .catch(() => undefined)
+      .finally(() => (banCheckRunning = false));
+  }, options.banCheckMs ?? 2000);
+  banTimer.unref();
+
+  let materializing = false;
+  const materializeTimer = setInterval(() => {
+    if (materializing) return;
+    materializing = true;
+    materializeDeployments({ ...ctx, agentHub: hub }, pki)
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'deployment sealing failed'))
+      .finally(() => (materializing = false));
+  }, options.materializeMs ?? 5000);
+  materializeTimer.unref();
+
+  log.info({ port }, 'agent gRPC listener ready');
+  return {
+    port,
+    hub,
+    admission: admission.stats,
+    connectedCount: () => sessions.size,
+    close: async () => {
+      clearInterval(banTimer);
+      clearInterval(materializeTimer);
+      admission.close();
+      for (const s of [...sessions.values()]) endSession(s);
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      injector.destroy();
+      server.forceShutdown();
+    },
+  };
+}

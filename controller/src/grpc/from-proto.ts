@@ -1,0 +1,43 @@
+/**
+ * Validation of decoded agent messages (STYLE §7.7): ts-proto gives types, proto3 has no `required`, so every
+ * message from an agent passes a zod schema here before a service sees it.
+ */
+import { z } from 'zod';
+import { CertFleetError } from '@certfleet/shared';
+import { JobStatus, type JobResult } from '@certfleet/proto';
+import type { InstallResult } from '../services/deployment/deployment-service';
+
+const jobResultSchema = z.object({
+  jobId: z.uuid(),
+  status: z.union([
+    z.literal(JobStatus.JOB_STATUS_SUCCEEDED),
+    z.literal(JobStatus.JOB_STATUS_FAILED),
+    z.literal(JobStatus.JOB_STATUS_REJECTED),
+  ]),
+  reason: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,99}$/, 'a CamelCase reason'),
+  message: z.string().max(8192),
+  servedSha256: z.union([z.literal(''), z.string().regex(/^[0-9a-f]{64}$/)]),
+  stderrTail: z.string().max(4096 * 4),
+  idempotent: z.boolean(),
+  rolledBack: z.boolean(),
+});
+
+const STATUS_NAMES = {
+  [JobStatus.JOB_STATUS_SUCCEEDED]: 'succeeded',
+  [JobStatus.JOB_STATUS_FAILED]: 'failed',
+  [JobStatus.JOB_STATUS_REJECTED]: 'rejected',
+} as const;
+
+/** @throws CF_VALIDATION naming the first bad field */
+export function installResultFromProto(msg: JobResult): InstallResult {
+  const parsed = jobResultSchema.safeParse(msg);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CertFleetError(
+      'CF_VALIDATION',
+      `grpc: invalid JobResult: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`
+    );
+  }
+  const r = parsed.data;
+  return { ...r, status: STATUS_NAMES[r.status] };
+}

@@ -1,0 +1,19 @@
+/**
+ * The in-process meeting point between services and live agent streams: services announce new jobs and bans, the
+ * gRPC layer (controller/src/grpc) pushes or disconnects. Services never import the transport.
+ */
+export interface AgentHub {
+  /** New jobs were committed for this agent: push them if it is connected. */
+  jobsAvailable(agentId: string): void;
+  /** The agent was banned: close its live stream now. */
+  revoked(agentId: string): void;
+  /** True while the agent holds a Connect stream to this controller process. */
+  isConnected(agentId: string): boolean;
+}
+
+/** A hub for processes without a gRPC listener (CLI commands): nothing is connected. */
+export const detachedAgentHub: AgentHub = {
+  jobsAvailable: () => undefined,
+  revoked: () => undefined,
+  isConnected: () => false,
+};

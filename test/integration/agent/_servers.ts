@@ -1,0 +1,137 @@
+/**
+ * Helpers for the agent install tests that run real servers on loopback: free ports (bound by nobody, checked
+ * with `ss -ltn` too), waiting for a port, reading the live directory, and stopping only the processes we started.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { probeServedLeaf } from '../../../agent/src/probes/served-leaf';
+
+function listeningPorts(): Set<number> {
+  try {
+    const out = execFileSync('ss', ['-Hltn'], { encoding: 'utf8' });
+    return new Set(
+      out
+        .split('\n')
+        .map((l) => /:(\d+)$/.exec(l.trim().split(/\s+/)[3] ?? '')?.[1])
+        .filter((p): p is string => p !== undefined)
+        .map(Number)
+    );
+  } catch {
+    return new Set();
+  }
+}
+
+/** A 127.0.0.1 port nobody listens on (the kernel's pick, double-checked against `ss -ltn`). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    if (!listeningPorts().has(port)) return port;
+  }
+  throw new Error('no free port');
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:port. */
+export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Polls the endpoint until it serves `sha256` (true) or `timeoutMs` passes (false). */
+export async function waitForServed(port: number, sha256: string, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await probeServedLeaf({ host: '127.0.0.1', port, timeoutMs: 2000 });
+    if (r.ok && r.sha256 === sha256) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+export async function servedSha256(port: number): Promise<string | undefined> {
+  const r = await probeServedLeaf({ host: '127.0.0.1', port, timeoutMs: 3000 });
+  return r.ok ? r.sha256 : undefined;
+}
+
+export function tempRoot(prefix: string): string {
+  return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+}
+
+/** SHA-256 of the leaf in `<dir>/cert.pem`, and whether `<dir>/key.pem` is its key. */
+export function liveCertificate(dir: string): { leafSha256: string; keyMatches: boolean } {
+  const cert = new X509Certificate(fs.readFileSync(path.join(dir, 'cert.pem')));
+  const key = createPrivateKey(fs.readFileSync(path.join(dir, 'key.pem')));
+  const pub = (k: ReturnType<typeof createPublicKey>): string =>
+    k.export({ type: 'spki', format: 'der' }).toString('hex');
+  return {
+    leafSha256: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
+    keyMatches: pub(cert.publicKey) === pub(createPublicKey(key)),
+  };
+}
+
+/** Sends SIGTERM to a pid we started (then SIGKILL after `graceMs`) and waits for it to be gone. */
+export async function stopPid(pid: number | undefined, graceMs = 3000): Promise<void> {
+  if (!pid) return;
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (alive()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Stops a child process we spawned (no-op when it already exited). */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await stopPid(child.pid);
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+}
+
+/** Reads a pid file written by a server we started. */
+export function readPid(file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
