@@ -3,9 +3,12 @@
  *
  *   npm run bench -- issuance [--count N] [--concurrency C] [--runs R] [--baseline-count M]
  *                             [--only certfleet|peers] [--phase-timeout S] [--out FILE] [--keep]
+ *   npm run bench -- fleet [--agents N] [--push M] [--handshake-rate R] [--backoff-base MS] [--backoff-cap MS]
+ *                          [--phase-timeout S] [--out FILE]
  *
  * See bench/README.md.
  */
+import { runFleetBench, type FleetBenchOptions } from './fleet';
 import { runIssuanceBench, type IssuanceBenchOptions } from './issuance';
 
 const USAGE = `usage: npm run bench -- issuance [options]
@@ -18,16 +21,62 @@ const USAGE = `usage: npm run bench -- issuance [options]
   --only WHAT          certfleet | peers (default: both)
   --phase-timeout S    seconds allowed per run of one tool (default 300)
   --out FILE           results JSON (default bench/results/issuance-<date>.json)
-  --keep               keep the work directory (certificates, logs)`;
+  --keep               keep the work directory (certificates, logs)
+
+usage: npm run bench -- fleet [options]
+  --agents N           simulated agents, one mutual-TLS stream each (default 2000)
+  --push M             agents that get a pushed job in phase 2 (default 1000, at most N)
+  --handshake-rate R   controller admission rate, connections/s (default: the controller's, 200)
+  --backoff-base MS    agent reconnect backoff base (default 1000)
+  --backoff-cap MS     agent reconnect backoff cap (default 60000)
+  --phase-timeout S    seconds allowed per phase (default 180)
+  --out FILE           results JSON (default bench/results/fleet-<date>.json)`;
+
+const int = (flag: string, value: string | undefined, min: number, max: number): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer in ${min}..${max}`);
+  return n;
+};
+
+function parseFleetArgs(rest: string[]): FleetBenchOptions {
+  const options: FleetBenchOptions = {};
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i];
+    const value = rest[i + 1];
+    switch (flag) {
+      case '--agents':
+        options.agents = int(flag, value, 1, 20_000);
+        break;
+      case '--push':
+        options.push = int(flag, value, 1, 20_000);
+        break;
+      case '--handshake-rate':
+        options.handshakeRate = int(flag, value, 1, 100_000);
+        break;
+      case '--backoff-base':
+        options.backoffBaseMs = int(flag, value, 1, 60_000);
+        break;
+      case '--backoff-cap':
+        options.backoffCapMs = int(flag, value, 1, 600_000);
+        break;
+      case '--phase-timeout':
+        options.phaseTimeoutMs = int(flag, value, 1, 3600) * 1000;
+        break;
+      case '--out':
+        if (!value) throw new Error('--out needs a file');
+        options.out = value;
+        break;
+      default:
+        throw new Error(`unknown option ${flag}`);
+    }
+    i++;
+  }
+  return options;
+}
 
 function parseArgs(argv: string[]): { name: string | undefined; options: IssuanceBenchOptions } {
   const [name, ...rest] = argv;
   const options: IssuanceBenchOptions = {};
-  const int = (flag: string, value: string | undefined, min: number, max: number): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer in ${min}..${max}`);
-    return n;
-  };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
     const value = rest[i + 1];
@@ -81,6 +130,17 @@ function parseArgs(argv: string[]): { name: string | undefined; options: Issuanc
 }
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'fleet') {
+    let fleet: FleetBenchOptions;
+    try {
+      fleet = parseFleetArgs(process.argv.slice(3));
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+      return 2;
+    }
+    await runFleetBench(fleet);
+    return 0;
+  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs(process.argv.slice(2));

@@ -117,11 +117,15 @@ export class AgentRuntime extends EventEmitter {
     let client = agentClient(state.controller, identity);
     try {
       const cert = new crypto.X509Certificate(identity.certPem);
-      const due = renewAt(new Date(cert.validFrom), new Date(cert.validTo), this.random);
+      let due = renewAt(new Date(cert.validFrom), new Date(cert.validTo), this.random);
       if (Date.now() >= due.getTime()) {
         identity = await this.renew(client, state.agentId);
         client.close();
         client = agentClient(state.controller, identity);
+        // The stream's renewal timer must follow the renewed certificate, not the one just replaced (whose due
+        // time has passed: the stream would be dropped a second later only to reconnect without renewing).
+        const renewed = new crypto.X509Certificate(identity.certPem);
+        due = renewAt(new Date(renewed.validFrom), new Date(renewed.validTo), this.random);
       }
       await this.stream(client, state.agentId, due);
     } finally {

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { isCertFleetError } from '@certfleet/shared';
 import { AGENT_VERSION } from './version';
 import { enrollCommand } from './cli/enroll';
+import { installBundleCommand } from './cli/install-bundle';
 import { runCommand } from './cli/run';
 import { selfTestCommand } from './cli/self-test';
 import { statusCommand } from './cli/status';
@@ -20,6 +21,7 @@ export function buildAgentCli(): Command {
   program.addCommand(enrollCommand());
   program.addCommand(runCommand());
   program.addCommand(statusCommand());
+  program.addCommand(installBundleCommand());
   program.addCommand(selfTestCommand());
   return program;
 }

@@ -76,11 +76,13 @@ export function installTargetOf(target: DeployTarget, commonName: string): Insta
   if (!installer || !target.directory) {
     throw new Error(`deployment: target ${target.serverName} has no installer or directory`);
   }
+  // Plain files have no listener to check unless the operator names one.
+  const probed = installer !== 'file' || target.checkHost !== undefined || target.checkPort !== undefined;
   const probe = checkEndpointOf(target, commonName);
   return {
     installer,
     directory: target.directory,
-    probe: { ...probe, ...(target.starttls ? { starttls: target.starttls } : {}) },
+    ...(probed ? { probe: { ...probe, ...(target.starttls ? { starttls: target.starttls } : {}) } } : {}),
     ...(target.keystore ? { keystore: target.keystore } : {}),
   };
 }

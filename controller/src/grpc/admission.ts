@@ -64,7 +64,9 @@ export class ConnectionAdmission {
 
   private pass(socket: net.Socket): void {
     this.stats.admitted += 1;
-    socket.resume();
+    // Handed over as it is: a queued socket stays paused and TLS takes its handle and reads the bytes buffered
+    // meanwhile (the ClientHello). Resuming it here would make it flow into a 'data' event nobody listens to, and
+    // the handshake would hang until the client times out.
     this.admit(socket);
   }
 

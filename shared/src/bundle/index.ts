@@ -12,3 +12,4 @@ export {
 } from './seal';
 export type { BundleRecipient, SealBundleOptions, SealedBundle } from './seal';
 export * from './open';
+export * from './receipt';

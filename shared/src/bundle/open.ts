@@ -10,6 +10,7 @@ import {
   manifestSchema,
   type BundleManifest,
 } from './manifest';
+import { RECEIPT_KEY_FILE } from './receipt';
 import { leafSha256, sha256Hex } from './seal';
 import { verifyManifestSignature } from './signing';
 import { TarFormatError, readTar } from './tar';
@@ -191,6 +192,17 @@ export async function openBundle(bytes: Uint8Array, opts: OpenBundleOptions): Pr
 
   // 9. key matches certificate
   for (const f of manifest.files.filter((x) => isKeyPath(x.path))) {
+    if (f.path === RECEIPT_KEY_FILE) {
+      // The offline receipt key signs the install receipt; it must be an Ed25519 key, not the certificate's.
+      let kind: string | undefined;
+      try {
+        kind = createPrivateKey(files.get(f.path) ?? Buffer.alloc(0)).asymmetricKeyType;
+      } catch {
+        kind = undefined;
+      }
+      if (kind !== 'ed25519') fail('CF_BUNDLE_MALFORMED', `${f.path} is not an Ed25519 private key`);
+      continue;
+    }
     let ok = false;
     try {
       ok = cert.checkPrivateKey(createPrivateKey(files.get(f.path) ?? Buffer.alloc(0)));

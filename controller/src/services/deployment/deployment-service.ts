@@ -51,7 +51,7 @@ export function appendDeploymentHistory(
 }
 
 /** Next version for a slot, serialised per slot by a transaction-scoped advisory lock. */
-async function nextVersion(em: Em, slot: string): Promise<number> {
+export async function nextVersion(em: Em, slot: string): Promise<number> {
   const conn = em.getConnection();
   await conn.execute(
     `select pg_advisory_xact_lock(hashtext(?))`,
@@ -252,7 +252,8 @@ export async function sealForTarget(
   target: DeployTarget,
   recipient: { kind: 'x25519'; publicKey: string } | { kind: 'passphrase'; passphrase: string },
   agentId: string,
-  extraFiles: Map<string, Buffer> = new Map()
+  extraFiles: Map<string, Buffer> = new Map(),
+  scryptWorkFactor?: number
 ): Promise<Buffer> {
   if (!cert.privateKeyId) {
     throw new CertFleetError('CF_DEPLOYMENT_TARGET_INVALID', 'deployment: the certificate has no private key');
@@ -285,6 +286,7 @@ export async function sealForTarget(
     files,
     signingKey: pki.signingPrivateKeyPem,
     recipient,
+    ...(scryptWorkFactor === undefined ? {} : { scryptWorkFactor }),
   });
   for (const buf of files.values()) buf.fill(0);
   return bytes;
