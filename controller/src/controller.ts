@@ -166,6 +166,7 @@ export async function startController(
         host: config.agentHost,
         port: config.agentPort,
         handshakeRatePerSecond: config.agentHandshakeRate,
+        notifier: acquisition.notifier,
         ...(options.agentServer ?? {}),
       }
     );

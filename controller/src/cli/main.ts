@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { VERSION } from '../version';
+import { agentsCommand } from './commands/agents';
 import { auditCommand } from './commands/audit';
 import { backupCommand } from './commands/backup';
 import { caCommand } from './commands/ca';
+import { deployCommand } from './commands/deploy';
 import { importCommand } from './commands/import';
 import { inspectCommand } from './commands/inspect';
 import { renewalsCommand, requestCommand } from './commands/request';
@@ -25,6 +27,8 @@ export function buildCli(): Command {
   program.addCommand(caCommand());
   program.addCommand(requestCommand());
   program.addCommand(renewalsCommand());
+  program.addCommand(agentsCommand());
+  program.addCommand(deployCommand());
   return program;
 }
 

@@ -22,6 +22,7 @@ import type { AgentHub } from '../services/agents/agent-hub';
 import type { AgentPki, GrpcServerIdentity } from '../services/agents/agent-pki';
 import { authenticateAgent, enrollAgent, renewAgentIdentity, type EnrollOptions } from '../services/agents/enrollment';
 import { claimJobsForDelivery } from '../services/agents/jobs';
+import type { Notifier } from '../services/acquisition/notifier';
 import type { ServiceContext } from '../services/context';
 import { materializeDeployments, recordJobResult } from '../services/deployment/deployment-service';
 import { AgentEntity } from '../storage/entities';
@@ -40,6 +41,8 @@ export interface AgentServerOptions {
   /** How often pending deployments are sealed and queued (besides on demand). @default 5000 */
   materializeMs?: number;
   enroll?: EnrollOptions;
+  /** Sends `install-notification` mails when deployments finish (SPEC D5). */
+  notifier?: Notifier;
 }
 
 export interface AgentServer {
@@ -106,22 +109,13 @@ export async function startAgentServer(
         const jobs = await claimJobsForDelivery(ctx, session.agentId);
         for (const job of jobs) {
           if (session.closed) return;
-          const bundleId = job.kind === 'install' && job.deploymentId ? await bundleIdOf(job.deploymentId) : '';
-          session.call.write({ payload: { $case: 'job', value: jobToProto(job, bundleId) } });
+          session.call.write({ payload: { $case: 'job', value: jobToProto(job, job.bundleId) } });
         }
       }
     });
     session.delivering = session.delivering.catch((err: unknown) => {
       log.warn({ agentId: session.agentId, err: (err as Error).message }, 'job delivery failed; retried on reconnect');
     });
-  };
-
-  const bundleIdOf = async (deploymentId: string): Promise<string> => {
-    const rows = await ctx.db
-      .em()
-      .getConnection()
-      .execute<{ bundle_id: string }[]>(`select bundle_id from deployments where id = ?`, [deploymentId]);
-    return rows[0]?.bundle_id ?? '';
   };
 
   const endSession = (session: Session, err?: CertFleetError): void => {
@@ -184,10 +178,12 @@ export async function startAgentServer(
           const s: Session = { agentId: agent.id, call, delivering: Promise.resolve(), again: false, closed: false };
           session = s;
           sessions.set(agent.id, s);
-          await ctx.db
+          // Not awaited: the first heartbeat and the jobs need not wait for the bookkeeping.
+          ctx.db
             .em()
             .getConnection()
-            .execute(`update agents set last_seen_at = ? where id = ?`, [ctx.clock.now(), agent.id]);
+            .execute(`update agents set last_seen_at = ? where id = ?`, [ctx.clock.now(), agent.id])
+            .catch(() => undefined);
           call.write({
             payload: { $case: 'heartbeat', value: { sentAt: nowTimestamp(), intervalSeconds: heartbeatSeconds } },
           });
@@ -211,9 +207,13 @@ export async function startAgentServer(
             log.warn({ agentId: s.agentId, err: (err as Error).message }, 'bad job result ignored');
             return;
           }
-          recordJobResult(ctx, s.agentId, result).catch((err: unknown) =>
-            log.error({ agentId: s.agentId, err: (err as Error).message }, 'job result not recorded')
-          );
+          recordJobResult(ctx, s.agentId, result)
+            .then((notice) =>
+              notice && options.notifier ? options.notifier.notify('install-notification', notice) : undefined
+            )
+            .catch((err: unknown) =>
+              log.error({ agentId: s.agentId, err: (err as Error).message }, 'job result not recorded')
+            );
         }
       });
       const finish = () => {

@@ -13,6 +13,9 @@ import { AgentRuntime, type AgentLog } from '../../../agent/src/agent';
 import { parseAgentConfig, type AgentConfig } from '../../../agent/src/config';
 import { enroll } from '../../../agent/src/enroll';
 import { StateStore } from '../../../agent/src/state/state-store';
+import { recordingNotifier } from '../../../controller/src/services/acquisition/notifier';
+import { defaultAcquisitionDeps } from '../../../controller/src/services/acquisition/defaults';
+import { installNotificationData } from '../../../controller/src/notifications/templates/install-notification';
 import { DeploymentHistoryEntity } from '../../../controller/src/storage/entities';
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { issueLeaf } from '../../_helpers/install-bundles';
@@ -40,6 +43,7 @@ interface Ctx {
 const test = testNeeding(['nginx']) as TestFn<Ctx>;
 let ctx: Ctx;
 const quiet: AgentLog = { info: () => undefined, warn: () => undefined };
+const notifier = recordingNotifier();
 
 const api = async (method: string, url: string, body?: unknown) => ctx.tc.request(method, url, body, ctx.token);
 
@@ -121,7 +125,10 @@ http {
   const nginx = spawn('nginx', ['-p', prefix, '-c', conf], { stdio: 'ignore' });
   await waitForPort(port);
 
-  const tc = await startTestController({ agentServer: { banCheckMs: 500, materializeMs: 300 } });
+  const tc = await startTestController({
+    agentServer: { banCheckMs: 500, materializeMs: 300 },
+    acquisition: (c) => ({ ...defaultAcquisitionDeps(c), notifier }),
+  });
   const token = await tc.adminToken();
   const nginxArgs = ['-p', prefix, '-c', conf];
   const config = parseAgentConfig({
@@ -250,6 +257,18 @@ test.serial('D1 D2 a certificate made current is sealed, pushed, installed into 
   t.is(fs.statSync(keyFile).mode & 0o777, 0o600);
   const served = new crypto.X509Certificate(fs.readFileSync(path.join(ctx.live, 'cert.pem')));
   t.true(served.checkPrivateKey(crypto.createPrivateKey(fs.readFileSync(keyFile))));
+  // D5: the install notification says verified, for this server and certificate
+  const mail = await waitFor('install notification', async () =>
+    notifier.sent.find((m) => m.template === 'install-notification')
+  );
+  t.notThrows(() => installNotificationData.parse(mail.data), 'the real template accepts the data');
+  t.like(mail.data, {
+    outcome: 'verified',
+    serverName: 'web-1',
+    sha256: cert.sha256,
+    method: 'agent',
+    installedBy: 'e2e',
+  });
 });
 
 test.serial('D2 a broken nginx config (nginx -t fails) leaves the old certificate served: rolled back', async (t) => {
@@ -260,6 +279,10 @@ test.serial('D2 a broken nginx config (nginx -t fails) leaves the old certificat
     t.is(d.status, 'rolled-back', JSON.stringify(d));
     t.is(d.reason, 'InstallValidateFailed');
     t.is(await servedSha256(ctx.port), before);
+    const failedMail = await waitFor('failure notification', async () =>
+      notifier.sent.find((m) => m.template === 'install-notification' && m.data.outcome === 'failed')
+    );
+    t.regex(String(failedMail.data.reason), /rolled-back: InstallValidateFailed/);
   } finally {
     fs.writeFileSync(ctx.extraConf, '');
   }

@@ -5,7 +5,7 @@ import { acceptReceipt, createOfflineBundle, offlineArchive } from '../../servic
 import { actorOf, type RouteModule } from './types';
 
 /** Deployments (SPEC D1, D2). */
-export const deploymentRoutes: RouteModule = (add, { ctx, agentPki }) => {
+export const deploymentRoutes: RouteModule = (add, { ctx, agentPki, acquisition }) => {
   add({
     method: 'POST',
     url: '/api/v1/certificates/:id/deployments',
@@ -80,6 +80,6 @@ export const deploymentRoutes: RouteModule = (add, { ctx, agentPki }) => {
     permission: 'repository:write',
     params: z.object({ id: z.uuid() }).strict(),
     body: signedReceiptSchema,
-    handler: async ({ params, body, user }) => acceptReceipt(ctx, params.id, body, actorOf(user)),
+    handler: async ({ params, body, user }) => acceptReceipt(ctx, params.id, body, actorOf(user), acquisition.notifier),
   });
 };

@@ -54,30 +54,48 @@ export async function enqueueJob(em: Em, job: NewJob, now: Date): Promise<AgentJ
 
 /**
  * Claims the agent's unfinished jobs for delivery on its stream (oldest first, at most `limit`): pending and
- * delivered-but-unanswered jobs alike (at-least-once). Marks them delivered and counts the attempt.
+ * delivered-but-unanswered jobs alike (at-least-once). Marks them delivered, counts the attempt and moves their
+ * deployments to `installing` — in one statement (one round trip), since a reconnect storm runs this for every agent.
  */
-export async function claimJobsForDelivery(ctx: ServiceContext, agentId: string, limit = 50): Promise<AgentJob[]> {
+export async function claimJobsForDelivery(
+  ctx: ServiceContext,
+  agentId: string,
+  limit = 50
+): Promise<Array<AgentJob & { bundleId: string }>> {
   const now = ctx.clock.now();
-  return ctx.db.em().transactional(async (em) => {
-    const jobs = await em.find(
-      AgentJobEntity,
-      { agentId, status: { $in: ['pending', 'delivered'] } },
-      { orderBy: { createdAt: 'asc' }, limit }
+  const rows = await ctx.db
+    .em()
+    .getConnection()
+    .execute<Record<string, unknown>[]>(
+      `with claimed as (
+         update agent_jobs j set status = 'delivered', attempts = j.attempts + 1, delivered_at = ?
+          where j.id in (select id from agent_jobs
+                          where agent_id = ? and status in ('pending', 'delivered')
+                          order by created_at limit ?)
+         returning j.*
+       ), installing as (
+         update deployments d set status = 'installing', updated_at = ?
+          where d.id in (select deployment_id from claimed where deployment_id is not null) and d.status = 'pending'
+       )
+       select c.*, d.bundle_id as "bundleId" from claimed c left join deployments d on d.id = c.deployment_id
+        order by c.created_at`,
+      [now, agentId, limit, now]
     );
-    for (const job of jobs) {
-      job.status = 'delivered';
-      job.attempts += 1;
-      job.deliveredAt = now;
-      if (job.deploymentId) {
-        await em.nativeUpdate(
-          DeploymentEntity,
-          { id: job.deploymentId, status: 'pending' },
-          { status: 'installing', updatedAt: now }
-        );
-      }
-    }
-    return jobs;
-  });
+  return rows.map((r) => ({
+    id: String(r.id),
+    agentId: String(r.agent_id),
+    deploymentId: r.deployment_id == null ? null : String(r.deployment_id),
+    kind: r.kind as JobKind,
+    slot: r.slot == null ? null : String(r.slot),
+    payload: r.payload as Buffer,
+    status: 'delivered',
+    attempts: Number(r.attempts),
+    result: null,
+    createdAt: new Date(r.created_at as string),
+    deliveredAt: now,
+    finishedAt: null,
+    bundleId: r.bundleId == null ? '' : String(r.bundleId),
+  }));
 }
 
 /** Finishes a job once; a duplicate result (redelivery) returns null and changes nothing. */

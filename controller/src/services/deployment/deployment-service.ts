@@ -321,16 +321,20 @@ export interface InstallResult {
  * Records a job result once (duplicates are ignored) and moves its deployment to verified (served leaf matches),
  * installed (no probe), rolled-back or failed, with a history record.
  */
-export async function recordJobResult(ctx: ServiceContext, agentId: string, result: InstallResult): Promise<void> {
+export async function recordJobResult(
+  ctx: ServiceContext,
+  agentId: string,
+  result: InstallResult
+): Promise<Record<string, unknown> | null> {
   const now = ctx.clock.now();
-  await ctx.db
+  return ctx.db
     .em()
     .fork()
     .transactional(async (em) => {
       const job = await finishJob(em, agentId, result.jobId, { ...result }, now);
-      if (!job?.deploymentId) return;
+      if (!job?.deploymentId) return null;
       const d = await em.findOne(DeploymentEntity, { id: job.deploymentId });
-      if (!d || d.status === 'superseded') return;
+      if (!d || d.status === 'superseded') return null;
       const cert = await em.findOneOrFail(CertificateEntity, { id: d.certificateId });
       let status: 'verified' | 'installed' | 'failed' | 'rolled-back';
       if (result.status === 'succeeded') {
@@ -348,7 +352,34 @@ export async function recordJobResult(ctx: ServiceContext, agentId: string, resu
       d.servedSha256 = result.servedSha256 || null;
       d.updatedAt = now;
       appendDeploymentHistory(em, d, status, `${d.reason}: ${result.message}`.slice(0, 2000), now);
+      const def = await em.findOneOrFail(DefinitionEntity, { id: d.definitionId });
+      const agent = await em.findOne(AgentEntity, { id: agentId });
+      return installNoticeFor(d, cert, def.name, 'agent', agent?.name);
     });
+}
+
+/** The data of an `install-notification` mail (SPEC D5) for a finished deployment. */
+export function installNoticeFor(
+  d: Deployment,
+  cert: Certificate,
+  definitionName: string,
+  method: 'agent' | 'offline-installer',
+  installedBy?: string
+): Record<string, unknown> {
+  const target = d.target as Partial<DeployTarget>;
+  const ok = d.status === 'verified' || d.status === 'installed';
+  return {
+    definitionName,
+    serverName: target.serverName ?? '?',
+    commonName: /CN=([^,]+)/.exec(cert.subject)?.[1] ?? cert.subject,
+    installedAt: d.updatedAt.toISOString(),
+    method,
+    outcome: d.status === 'verified' ? 'verified' : ok ? 'installed' : 'failed',
+    ...(ok ? {} : { reason: `${d.status}: ${d.reason ?? ''} ${d.message ?? ''}`.trim().slice(0, 4000) }),
+    sha256: cert.sha256,
+    notAfter: cert.notAfter.toISOString(),
+    ...(installedBy ? { installedBy } : {}),
+  };
 }
 
 /** Deployments, newest first, optionally of one certificate. */

@@ -21,10 +21,11 @@ import { deployTargetSchema } from '../../domain/definition';
 import { installerFor, slotFor } from '../../domain/deployment';
 import { CertificateEntity, DefinitionEntity, DeploymentEntity } from '../../storage/entities';
 import { appendAudit } from '../audit-service';
+import type { Notifier } from '../acquisition/notifier';
 import type { AgentPki } from '../agents/agent-pki';
 import { getCertificate } from '../certificate-service';
 import type { Actor, ServiceContext } from '../context';
-import { appendDeploymentHistory, nextVersion, sealForTarget } from './deployment-service';
+import { appendDeploymentHistory, installNoticeFor, nextVersion, sealForTarget } from './deployment-service';
 
 export interface OfflineBundle {
   deploymentId: string;
@@ -186,10 +187,12 @@ export async function acceptReceipt(
   ctx: ServiceContext,
   deploymentId: string,
   raw: unknown,
-  actor: Actor
+  actor: Actor,
+  notifier?: Notifier
 ): Promise<Deployment> {
   const now = ctx.clock.now();
-  return ctx.db.em().transactional(async (em) => {
+  let notice: Record<string, unknown> | null = null;
+  const accepted = await ctx.db.em().transactional(async (em) => {
     const d = await em.findOne(DeploymentEntity, { id: deploymentId });
     if (!d) throw new CertFleetError('CF_NOT_FOUND', `deployment: ${deploymentId} not found`);
     if (d.method !== 'offline' || !d.receiptPublicKey) {
@@ -228,6 +231,10 @@ export async function acceptReceipt(
       },
       now
     );
+    const def = await em.findOneOrFail(DefinitionEntity, { id: d.definitionId });
+    notice = installNoticeFor(d, cert, def.name, 'offline-installer', receipt.hostname);
     return d;
   });
+  if (notice && notifier) await notifier.notify('install-notification', notice);
+  return accepted;
 }
