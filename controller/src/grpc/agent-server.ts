@@ -62,6 +62,7 @@ interface Session {
   delivering: Promise<void>;
   again: boolean;
   closed: boolean;
+  firstClaim: boolean;
 }
 
 function peerIdentity(call: AuthenticatedCall): { agentId: string; serial: string; notAfter: Date } {
@@ -106,7 +107,10 @@ export async function startAgentServer(
     session.delivering = session.delivering.then(async () => {
       while (session.again && !session.closed) {
         session.again = false;
-        const jobs = await claimJobsForDelivery(ctx, session.agentId);
+        // Unanswered jobs of earlier streams are sent again once, when the stream opens (at-least-once); later
+        // claims on the same stream take only new jobs, so a live stream never gets a job twice.
+        const jobs = await claimJobsForDelivery(ctx, session.agentId, { includeDelivered: session.firstClaim });
+        session.firstClaim = false;
         for (const job of jobs) {
           if (session.closed) return;
           session.call.write({ payload: { $case: 'job', value: jobToProto(job, job.bundleId) } });
@@ -175,7 +179,14 @@ export async function startAgentServer(
           if (call.cancelled) return;
           const previous = sessions.get(agent.id);
           if (previous) endSession(previous);
-          const s: Session = { agentId: agent.id, call, delivering: Promise.resolve(), again: false, closed: false };
+          const s: Session = {
+            agentId: agent.id,
+            call,
+            delivering: Promise.resolve(),
+            again: false,
+            closed: false,
+            firstClaim: true,
+          };
           session = s;
           sessions.set(agent.id, s);
           // Not awaited: the first heartbeat and the jobs need not wait for the bookkeeping.
@@ -302,11 +313,14 @@ export async function startAgentServer(
     close: async () => {
       clearInterval(banTimer);
       clearInterval(materializeTimer);
+      // Stop accepting first: agents whose stream ends below must not reconnect to this closing listener (they
+      // would be handed jobs whose answers this process can no longer record).
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       admission.close();
       for (const s of [...sessions.values()]) endSession(s);
-      await new Promise<void>((resolve) => listener.close(() => resolve()));
       injector.destroy();
       server.forceShutdown();
+      await closed;
     },
   };
 }

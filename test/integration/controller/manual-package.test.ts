@@ -376,3 +376,32 @@ test.serial('D5 install notification mail: installed, verified, and failed with 
   );
   t.is((noReason as { code?: string }).code, 'CF_VALIDATION');
 });
+
+test.serial(
+  'D5 install request over the API: attaching the package needs the caller password re-entered',
+  async (t) => {
+    const { tc, smtp, certificateId } = t.context;
+    const token = await tc.adminToken();
+    const body = {
+      to: 'ops@example.test',
+      serverType: 'haproxy',
+      serverName: 'lb1.intra',
+      attachPackage: { password: PACKAGE_PASSWORD },
+    };
+    const refused = await tc.request('POST', `/api/v1/certificates/${certificateId}/install-request`, body, token);
+    t.is(refused.status, 401, JSON.stringify(refused.json));
+    const before = (await smtp.received()).length;
+    const sent = await tc.request(
+      'POST',
+      `/api/v1/certificates/${certificateId}/install-request`,
+      { ...body, password: ADMIN_PASSWORD },
+      token
+    );
+    t.is(sent.status, 200, JSON.stringify(sent.json));
+    const [mail] = (await smtp.waitForMail(before + 1, 15_000)).slice(before);
+    t.deepEqual(mail!.session.rcptTo, ['ops@example.test']);
+    t.is(mail!.parsed.attachments.length, 1);
+    t.regex(mail!.parsed.text ?? '', /haproxy -c/);
+    t.false(mail!.raw.includes(PACKAGE_PASSWORD));
+  }
+);

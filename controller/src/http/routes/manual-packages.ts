@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { CertFleetError } from '@certfleet/shared';
+import { can } from '../../domain/user';
 import { checkCredentials } from '../../services/auth-service';
+import { installRequestMailSchema, sendInstallRequestMail } from '../../services/deployment/install-mail-service';
 import { exportManualPackage, manualPackageRequestSchema } from '../../services/deployment/manual-package-service';
 import { actorOf, type RouteModule } from './types';
 
@@ -37,6 +40,35 @@ export const manualPackageRoutes: RouteModule = (add, { ctx }) => {
         .header('cache-control', 'no-store')
         .header('content-disposition', `attachment; filename="${pkg.fileName}"`)
         .send(pkg.zip);
+    },
+  });
+  add({
+    method: 'POST',
+    url: '/api/v1/certificates/:id/install-request',
+    summary:
+      'Mail an install request to a server administrator, with the manual package attached (key export: password ' +
+      're-entry) or linked — SPEC D5',
+    tags: ['certificates', 'deployment'],
+    permission: 'repository:write',
+    params: z.object({ id: z.uuid() }).strict(),
+    body: installRequestMailSchema.omit({ certificateId: true }).extend({
+      password: z
+        .string()
+        .min(1)
+        .max(1024)
+        .optional()
+        .describe("the caller's own login password, re-entered (required with attachPackage)"),
+    }),
+    handler: async ({ params, body, user }) => {
+      const { password, ...mail } = body;
+      if (mail.attachPackage) {
+        if (!user || !can(user.role, 'keys:export')) {
+          throw new CertFleetError('CF_FORBIDDEN', `auth: attaching the package needs permission keys:export`);
+        }
+        await checkCredentials(ctx.db.em(), user.username, password ?? '');
+      }
+      const sent = await sendInstallRequestMail(ctx, { ...mail, certificateId: params.id }, actorOf(user));
+      return { mailId: sent.sentMail.id, packageFileName: sent.packageFileName };
     },
   });
 };

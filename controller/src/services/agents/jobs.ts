@@ -53,15 +53,16 @@ export async function enqueueJob(em: Em, job: NewJob, now: Date): Promise<AgentJ
 }
 
 /**
- * Claims the agent's unfinished jobs for delivery on its stream (oldest first, at most `limit`): pending and
- * delivered-but-unanswered jobs alike (at-least-once). Marks them delivered, counts the attempt and moves their
+ * Claims the agent's jobs for delivery on its stream (oldest first, at most `limit`): pending ones, and with
+ * `includeDelivered` (a new stream) also those delivered earlier but never answered (at-least-once). Marks them delivered, counts the attempt and moves their
  * deployments to `installing` — in one statement (one round trip), since a reconnect storm runs this for every agent.
  */
 export async function claimJobsForDelivery(
   ctx: ServiceContext,
   agentId: string,
-  limit = 50
+  options: { includeDelivered: boolean; limit?: number }
 ): Promise<Array<AgentJob & { bundleId: string }>> {
+  const states = options.includeDelivered ? `('pending', 'delivered')` : `('pending')`;
   const now = ctx.clock.now();
   const rows = await ctx.db
     .em()
@@ -70,7 +71,7 @@ export async function claimJobsForDelivery(
       `with claimed as (
          update agent_jobs j set status = 'delivered', attempts = j.attempts + 1, delivered_at = ?
           where j.id in (select id from agent_jobs
-                          where agent_id = ? and status in ('pending', 'delivered')
+                          where agent_id = ? and status in ${states}
                           order by created_at limit ?)
          returning j.*
        ), installing as (
@@ -79,7 +80,7 @@ export async function claimJobsForDelivery(
        )
        select c.*, d.bundle_id as "bundleId" from claimed c left join deployments d on d.id = c.deployment_id
         order by c.created_at`,
-      [now, agentId, limit, now]
+      [now, agentId, options.limit ?? 50, now]
     );
   return rows.map((r) => ({
     id: String(r.id),
