@@ -20,6 +20,7 @@ import { generateAgentKeyAndCsr } from './client/csr';
 import type { AgentConfig } from './config';
 import type { InstallOptions } from './installers/apply-plan';
 import { runInstallJob } from './jobs/install-job';
+import { runProbeJob } from './jobs/probe-job';
 import type { StateStore, StoredResult } from './state/state-store';
 
 export type AgentLifecycle = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
@@ -197,6 +198,30 @@ export class AgentRuntime extends EventEmitter {
     agentId: string,
     call: grpc.ClientDuplexStream<AgentMessage, ControllerMessage>
   ): Promise<void> {
+    if (job.kind?.$case === 'probeEndpoints') {
+      // Probes observe and change nothing: a redelivered probe job simply runs again.
+      const observations = await runProbeJob(job.kind.value);
+      const ms = Date.now();
+      call.write({
+        payload: {
+          $case: 'jobResult',
+          value: {
+            jobId: job.jobId,
+            status: JobStatus.JOB_STATUS_SUCCEEDED,
+            reason: 'Probed',
+            message: `${observations.length} endpoint(s) probed`,
+            finishedAt: { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 },
+            servedSha256: '',
+            stderrTail: '',
+            idempotent: false,
+            rolledBack: false,
+            observations,
+          },
+        },
+      });
+      this.emit('job-finished', job.jobId, { status: 'succeeded', reason: 'Probed' });
+      return;
+    }
     const store = this.opts.store;
     const state = store.read();
     let result: StoredResult | undefined = state.results[job.jobId];

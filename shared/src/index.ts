@@ -6,3 +6,7 @@ export * from './x509';
 export * from './import';
 export * from './bundle';
 export * from './agent-channel';
+export * from './probe';
+export * from './trust';
+export * from './checks';
+export * from './discovery';

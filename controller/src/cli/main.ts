@@ -7,8 +7,11 @@ import { caCommand } from './commands/ca';
 import { deployCommand } from './commands/deploy';
 import { importCommand } from './commands/import';
 import { inspectCommand } from './commands/inspect';
+import { monitorCommand } from './commands/monitor';
+import { probeCommand } from './commands/probe';
 import { renewalsCommand, requestCommand } from './commands/request';
 import { restoreCommand } from './commands/restore';
+import { scanCommand } from './commands/scan';
 import { startCommand } from './commands/start';
 
 /** Builds the `certfleet` command tree. Every command has `--help`. */
@@ -20,6 +23,7 @@ export function buildCli(): Command {
     .enablePositionalOptions();
   program.addCommand(startCommand());
   program.addCommand(inspectCommand());
+  program.addCommand(probeCommand());
   program.addCommand(importCommand());
   program.addCommand(backupCommand());
   program.addCommand(restoreCommand());
@@ -27,6 +31,8 @@ export function buildCli(): Command {
   program.addCommand(caCommand());
   program.addCommand(requestCommand());
   program.addCommand(renewalsCommand());
+  program.addCommand(monitorCommand());
+  program.addCommand(scanCommand());
   program.addCommand(agentsCommand());
   program.addCommand(deployCommand());
   return program;

@@ -29,6 +29,16 @@ export interface MonitoringRecord {
   reason: string;
   message: string | null;
   at: Date;
+  /** The run this result belongs to (null for results recorded before runs existed, or deploy checks by hand). */
+  runId?: string | null;
+  endpointId?: string | null;
+  leafSha256?: string | null;
+  leafSha1?: string | null;
+  leafNotAfter?: Date | null;
+  /** `controller` or `agent:<id>`. */
+  probedBy?: string | null;
+  /** Every check of the chain: `[{code, status, message}]`. */
+  checks?: Array<{ code: string; status: string; message: string }> | null;
 }
 
 /** An audit event (SPEC U5). `details` must never carry secrets. */

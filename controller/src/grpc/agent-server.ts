@@ -15,6 +15,7 @@ import {
   type AgentServiceServer,
   type ControllerMessage,
   type Job,
+  type JobResult,
 } from '@certfleet/proto';
 import { CertFleetError, MAX_AGENT_MESSAGE_BYTES, MAX_CONTROLLER_MESSAGE_BYTES } from '@certfleet/shared';
 import type { Agent, AgentJob } from '../domain/agent';
@@ -22,12 +23,13 @@ import type { AgentHub } from '../services/agents/agent-hub';
 import type { AgentPki, GrpcServerIdentity } from '../services/agents/agent-pki';
 import { authenticateAgent, enrollAgent, renewAgentIdentity, type EnrollOptions } from '../services/agents/enrollment';
 import { claimJobsForDelivery } from '../services/agents/jobs';
+import { recordProbeReport } from '../services/agents/probe-jobs';
 import type { Notifier } from '../services/acquisition/notifier';
 import type { ServiceContext } from '../services/context';
 import { materializeDeployments, recordJobResult } from '../services/deployment/deployment-service';
 import { AgentEntity } from '../storage/entities';
 import { ConnectionAdmission, type AdmissionStats } from './admission';
-import { installResultFromProto } from './from-proto';
+import { installResultFromProto, probeReportFromProto } from './from-proto';
 import { toServiceError } from './status';
 
 export interface AgentServerOptions {
@@ -134,6 +136,26 @@ export async function startAgentServer(
     }
   };
 
+  /** Routes a JobResult by the kind of the job it answers (looked up, never taken from the agent's word). */
+  const handleResult = async (agentId: string, value: JobResult): Promise<void> => {
+    const kind = await jobKindOf(value.jobId);
+    if (kind === 'probe') {
+      await recordProbeReport(ctx, agentId, probeReportFromProto(value));
+      return;
+    }
+    const notice = await recordJobResult(ctx, agentId, installResultFromProto(value));
+    if (notice && options.notifier) await options.notifier.notify('install-notification', notice);
+  };
+
+  const jobKindOf = async (jobId: string): Promise<string | null> => {
+    if (!/^[0-9a-f-]{36}$/i.test(jobId)) return null;
+    const rows = await ctx.db
+      .em()
+      .getConnection()
+      .execute<{ kind: string }[]>(`select kind from agent_jobs where id = ?`, [jobId]);
+    return rows[0]?.kind ?? null;
+  };
+
   const hub: AgentHub = {
     jobsAvailable: (agentId) => {
       const s = sessions.get(agentId);
@@ -211,20 +233,10 @@ export async function startAgentServer(
         const s = session;
         if (!s || s.closed) return;
         if (msg.payload?.$case === 'jobResult') {
-          let result;
-          try {
-            result = installResultFromProto(msg.payload.value);
-          } catch (err) {
-            log.warn({ agentId: s.agentId, err: (err as Error).message }, 'bad job result ignored');
-            return;
-          }
-          recordJobResult(ctx, s.agentId, result)
-            .then((notice) =>
-              notice && options.notifier ? options.notifier.notify('install-notification', notice) : undefined
-            )
-            .catch((err: unknown) =>
-              log.error({ agentId: s.agentId, err: (err as Error).message }, 'job result not recorded')
-            );
+          const value = msg.payload.value;
+          handleResult(s.agentId, value).catch((err: unknown) =>
+            log.warn({ agentId: s.agentId, jobId: value.jobId, err: (err as Error).message }, 'job result refused')
+          );
         }
       });
       const finish = () => {

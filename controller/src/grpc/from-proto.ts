@@ -41,3 +41,56 @@ export function installResultFromProto(msg: JobResult): InstallResult {
   const r = parsed.data;
   return { ...r, status: STATUS_NAMES[r.status] };
 }
+
+const endpointSchema = z.object({
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535),
+  serverName: z.string().max(253),
+});
+
+const observationSchema = z.object({
+  endpoint: endpointSchema,
+  error: z.string().max(1000),
+  certificateChain: z.array(z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 65_536)).max(10),
+  protocol: z.string().max(50),
+  cipher: z.string().max(200),
+  handshakeMs: z.number().int().min(0),
+});
+
+/** What an agent reports for a probe job, validated. */
+export interface ProbeReport {
+  jobId: string;
+  observations: Array<{
+    endpoint: { host: string; port: number; serverName: string };
+    error: string;
+    chain: Buffer[];
+    protocol: string;
+    cipher: string;
+    handshakeMs: number;
+  }>;
+}
+
+/** @throws CF_VALIDATION naming the first bad field */
+export function probeReportFromProto(msg: JobResult): ProbeReport {
+  const parsed = z
+    .object({ jobId: z.uuid(), observations: z.array(observationSchema).max(500) })
+    .safeParse({ jobId: msg.jobId, observations: msg.observations });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CertFleetError(
+      'CF_VALIDATION',
+      `grpc: invalid probe report: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`
+    );
+  }
+  return {
+    jobId: parsed.data.jobId,
+    observations: parsed.data.observations.map((o) => ({
+      endpoint: o.endpoint,
+      error: o.error,
+      chain: o.certificateChain.map((b) => Buffer.from(b)),
+      protocol: o.protocol,
+      cipher: o.cipher,
+      handshakeMs: o.handshakeMs,
+    })),
+  };
+}

@@ -12,10 +12,13 @@ import { caRoutes } from './routes/ca';
 import { certificateRoutes } from './routes/certificates';
 import { definitionRoutes } from './routes/definitions';
 import { deploymentRoutes } from './routes/deployments';
+import { discoveryRoutes } from './routes/discovery';
 import { documentRoutes } from './routes/documents';
 import { historyRoutes } from './routes/histories';
 import { keyRoutes } from './routes/keys';
 import { manualPackageRoutes } from './routes/manual-packages';
+import { metricsRoutes } from './routes/metrics';
+import { monitoringRoutes } from './routes/monitoring';
 import { notificationRoutes } from './routes/notifications';
 import { productRoutes } from './routes/products';
 import { providerAccountRoutes } from './routes/provider-accounts';
@@ -48,6 +51,9 @@ const routeModules = [
   agentRoutes,
   deploymentRoutes,
   manualPackageRoutes,
+  metricsRoutes,
+  monitoringRoutes,
+  discoveryRoutes,
 ];
 
 /**

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { ServiceContext } from '../services/context';
 import type { AcquisitionDeps } from '../services/acquisition/acquisition-service';
 import { acquisitionJobs } from './jobs/acquisition';
+import { digestJobs } from './jobs/digest';
+import { monitoringJobs } from './jobs/monitoring';
 import { housekeepingJobs } from './jobs/housekeeping';
 
 /** One queue: its pg-boss policy, an optional cron schedule, and the handler for a batch of jobs. */
@@ -36,7 +38,12 @@ export async function startScheduler(url: string, deps: SchedulerDeps): Promise<
   const boss = new PgBoss({ connectionString: url, schema: 'pgboss', max: 4 });
   boss.on('error', (err: Error) => log.error({ err: { message: err.message } }, 'pg-boss error'));
   await boss.start();
-  const jobs: JobDefinition[] = [...housekeepingJobs(deps), ...acquisitionJobs(deps)];
+  const jobs: JobDefinition[] = [
+    ...housekeepingJobs(deps),
+    ...acquisitionJobs(deps),
+    ...digestJobs(deps),
+    ...(await monitoringJobs(deps)),
+  ];
   for (const job of jobs) {
     await boss.createQueue(job.queue, { name: job.queue, policy: job.policy });
     if (job.cron) await boss.schedule(job.queue, job.cron, {});

@@ -1,4 +1,5 @@
 import { AgentEntity, AgentJobEntity, DeploymentEntity, JoinTokenEntity } from './agent.entity';
+import { MonitorRunEntity, MonitoredEndpointEntity, TrustSetEntity, TrustSetRootEntity } from './monitoring.entity';
 import {
   CaIssuanceEntity,
   CertificateAuthorityEntity,
@@ -22,6 +23,7 @@ import { RequestEntity, RequestStatusChangeEntity } from './request.entity';
 import { ApiSessionEntity, UserEntity } from './user.entity';
 
 export * from './agent.entity';
+export * from './monitoring.entity';
 export * from './certificate-authority.entity';
 export * from './certificate.entity';
 export * from './definition.entity';
@@ -60,4 +62,8 @@ export const allEntities = [
   JoinTokenEntity,
   DeploymentEntity,
   AgentJobEntity,
+  MonitoredEndpointEntity,
+  MonitorRunEntity,
+  TrustSetEntity,
+  TrustSetRootEntity,
 ];

@@ -5,6 +5,7 @@ import { Migration20261125205921_open_request_guard } from './Migration202611252
 import { Migration20261125210033_request_resume } from './Migration20261125210033_request_resume';
 import { Migration20261125213342_no_fk_cycle } from './Migration20261125213342_no_fk_cycle';
 import { Migration20261125224910_agents } from './Migration20261125224910_agents';
+import { Migration20261125233849_monitoring } from './Migration20261125233849_monitoring';
 
 /**
  * Every migration, in order, listed explicitly so that bundles and single executables need no folder scanning.
@@ -17,4 +18,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125210033_request_resume', class: Migration20261125210033_request_resume },
   { name: 'Migration20261125213342_no_fk_cycle', class: Migration20261125213342_no_fk_cycle },
   { name: 'Migration20261125224910_agents', class: Migration20261125224910_agents },
+  { name: 'Migration20261125233849_monitoring', class: Migration20261125233849_monitoring },
 ];

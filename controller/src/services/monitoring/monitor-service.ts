@@ -1,0 +1,677 @@
+/**
+ * Monitoring runs (SPEC M1–M4, M6): probe every selected endpoint — from the controller with bounded concurrency,
+ * or through probe jobs of the agent assigned to it — judge each observation with the shared check chain, and
+ * write one monitoring-history row per endpoint plus a run row with counters and a JSON report.
+ *
+ * Judgement per definition (STYLE §7.5; the checks themselves live in shared/src/checks):
+ * - Lifecycle-Managed (M2): the served leaf must be the definition's current certificate (SHA-256) and the
+ *   intermediates of its stored chain must be served.
+ * - Monitored-Only (M3): path validation against the definition's trust set (T2; the system set by default), the
+ *   DN against the definition's subject (CN, O, C), expiry threshold 30 days.
+ * - Both (M6): hostname coverage of the check name (the SNI name, else the host), weak keys and signatures.
+ *
+ * Failures that are not the server's (an agent that does not answer within the deadline, an agent that is gone)
+ * are verdicts too (`AgentDidNotReport`, `AgentUnavailable`), so a run always writes one row per endpoint.
+ */
+import crypto, { X509Certificate } from 'node:crypto';
+import { z } from 'zod';
+import {
+  CertFleetError,
+  type CheckContext,
+  type CheckOutcome,
+  type ObservedEndpoint,
+  type ProbeObservation,
+  type StartTlsProtocol,
+  evaluateChecks,
+  probeEndpoint,
+} from '@certfleet/shared';
+import type { Certificate } from '../../domain/certificate';
+import type { CertificateDefinition } from '../../domain/definition';
+import type { MonitoringRecord } from '../../domain/history';
+import type { MonitorRun, MonitoredEndpoint } from '../../domain/monitoring';
+import {
+  AgentJobEntity,
+  CertificateEntity,
+  DefinitionEntity,
+  MonitorRunEntity,
+  MonitoredEndpointEntity,
+  MonitoringHistoryEntity,
+} from '../../storage/entities';
+import { enqueueProbeJob, type ProbeObservationRecord } from '../agents/probe-jobs';
+import type { ServiceContext } from '../context';
+import { parseInput } from '../definition-service';
+import { resolveTrustSet, type ResolvedTrustSet, type TrustSetRef } from './trust-sets-service';
+
+/** Controller probes in flight at once. */
+export const DEFAULT_MONITOR_CONCURRENCY = 32;
+/** Budget of one controller probe. */
+export const DEFAULT_MONITOR_PROBE_TIMEOUT_MS = 10_000;
+/** How long a run waits for agents to answer their probe jobs. */
+export const DEFAULT_AGENT_DEADLINE_MS = 60_000;
+/** Endpoints per agent probe job (the job schema's limit). */
+const AGENT_JOB_CHUNK = 500;
+const HISTORY_FLUSH_CHUNK = 500;
+
+export const monitorRunInputSchema = z
+  .object({
+    trigger: z.enum(['schedule', 'manual', 'deploy-check']),
+    definitionId: z.uuid().optional(),
+    endpointIds: z.array(z.uuid()).min(1).max(100_000).optional(),
+  })
+  .strict();
+export type MonitorRunInput = z.input<typeof monitorRunInputSchema>;
+
+/** Tuning and test seams of a run. */
+export interface MonitorOptions {
+  /** @default 32 */
+  concurrency?: number;
+  /** Budget of each controller probe. @default 10000 */
+  probeTimeoutMs?: number;
+  /** How long to wait for agents' probe reports. @default 60000 */
+  agentDeadlineMs?: number;
+  /** Poll interval for agent job rows. @default 250 */
+  pollMs?: number;
+  /** The probe engine (tests may substitute one). @default probeEndpoint */
+  probe?: (o: Parameters<typeof probeEndpoint>[0]) => Promise<ProbeObservation>;
+}
+
+/** What to probe and from where. */
+export interface ProbeTarget {
+  host: string;
+  port: number;
+  serverName: string | null;
+  starttls: StartTlsProtocol | null;
+  probeFrom: 'controller' | 'agent';
+  agentId: string | null;
+}
+
+/** One endpoint of a run: where it is, whose it is, and (Lifecycle-Managed) which certificate it must serve. */
+export interface RunItem {
+  endpointId: string | null;
+  definition: CertificateDefinition;
+  target: ProbeTarget;
+  /** The certificate the server must serve (managed); default the definition's current certificate. */
+  expected?: Certificate | null;
+}
+
+/** One line of the run report (JSON; the HTML report is rendered from these). */
+export interface RunReportEntry {
+  endpointId: string | null;
+  endpoint: string;
+  serverName: string | null;
+  definition: { id: string; name: string; operationMode: string };
+  status: 'ok' | 'warning' | 'failing';
+  reason: string;
+  message: string;
+  leaf: { sha1: string; sha256: string; subject: string; issuer: string; notAfter: string } | null;
+  expiry: CheckOutcome['expiry'];
+  probedBy: string;
+  trustSet: TrustSetRef | null;
+  protocol: string | null;
+  cipher: string | null;
+}
+
+/** The run report stored on the run row. */
+export interface RunReport {
+  results: RunReportEntry[];
+  durationMs: number;
+  error?: string;
+}
+
+/** A judged endpoint. */
+export interface RunResult {
+  item: RunItem;
+  outcome: CheckOutcome;
+  probedBy: string;
+  entry: RunReportEntry;
+}
+
+/** An observation, or why there is none (the verdict is then failing with that reason). */
+type Observed =
+  | { kind: 'observed'; observation: ObservedEndpoint & { protocol?: string; cipher?: string }; probedBy: string }
+  | { kind: 'missing'; reason: string; message: string; probedBy: string };
+
+/** `host:port`, IPv6 in brackets. */
+export function endpointLabel(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+}
+
+function probedByOf(t: ProbeTarget): string {
+  return t.probeFrom === 'agent' ? `agent:${t.agentId ?? '?'}` : 'controller';
+}
+
+/** Agent reports carry `Code: message`; the checks want a code and a message. */
+function fromAgentRecord(rec: ProbeObservationRecord, target: ProbeTarget): Observed {
+  const m = /^([A-Za-z]+):\s*([\s\S]*)$/.exec(rec.error);
+  const observation: ObservedEndpoint & { protocol?: string; cipher?: string } = {
+    host: target.host,
+    port: target.port,
+    serverName: rec.serverName || null,
+    ok: rec.error === '',
+    chain: rec.chain.map((b) => Buffer.from(b, 'base64')),
+    ...(rec.protocol ? { protocol: rec.protocol } : {}),
+    ...(rec.cipher ? { cipher: rec.cipher } : {}),
+  };
+  if (rec.error !== '') observation.error = { code: m?.[1] ?? 'Unreachable', message: m?.[2] ?? rec.error };
+  return { kind: 'observed', observation, probedBy: probedByOf(target) };
+}
+
+/**
+ * Observes every target: controller targets with bounded concurrency, agent targets through one probe job per
+ * agent (chunked), whose rows are polled until answered or until the deadline. Never throws for a target.
+ */
+export async function observeTargets(
+  ctx: ServiceContext,
+  targets: readonly ProbeTarget[],
+  opts: MonitorOptions = {}
+): Promise<Observed[]> {
+  const out = new Array<Observed>(targets.length);
+  const probe = opts.probe ?? probeEndpoint;
+  const controllerIdx: number[] = [];
+  const byAgent = new Map<string, number[]>();
+  targets.forEach((t, i) => {
+    if (t.probeFrom === 'controller') controllerIdx.push(i);
+    else if (!t.agentId) {
+      out[i] = {
+        kind: 'missing',
+        reason: 'AgentUnavailable',
+        message: `${endpointLabel(t.host, t.port)}: no agent is assigned to probe this endpoint`,
+        probedBy: probedByOf(t),
+      };
+    } else {
+      const list = byAgent.get(t.agentId) ?? [];
+      list.push(i);
+      byAgent.set(t.agentId, list);
+    }
+  });
+
+  const viaController = pool(controllerIdx, opts.concurrency ?? DEFAULT_MONITOR_CONCURRENCY, async (i) => {
+    const t = targets[i] as ProbeTarget;
+    const observation = await probe({
+      host: t.host,
+      port: t.port,
+      ...(t.serverName ? { serverName: t.serverName } : {}),
+      ...(t.starttls ? { starttls: t.starttls } : {}),
+      timeoutMs: opts.probeTimeoutMs ?? DEFAULT_MONITOR_PROBE_TIMEOUT_MS,
+    });
+    out[i] = { kind: 'observed', observation, probedBy: 'controller' };
+  });
+
+  const viaAgents = (async () => {
+    if (byAgent.size === 0) return;
+    const deadline = Date.now() + (opts.agentDeadlineMs ?? DEFAULT_AGENT_DEADLINE_MS);
+    const waiting = new Map<string, number[]>(); // job id → target indexes, in the job's order
+    for (const [agentId, idx] of byAgent) {
+      for (let start = 0; start < idx.length; start += AGENT_JOB_CHUNK) {
+        const chunk = idx.slice(start, start + AGENT_JOB_CHUNK);
+        try {
+          const job = await enqueueProbeJob(
+            ctx,
+            agentId,
+            chunk.map((i) => {
+              const t = targets[i] as ProbeTarget;
+              return { host: t.host, port: t.port, ...(t.serverName ? { serverName: t.serverName } : {}) };
+            })
+          );
+          waiting.set(job.id, chunk);
+        } catch (err) {
+          for (const i of chunk) {
+            const t = targets[i] as ProbeTarget;
+            out[i] = {
+              kind: 'missing',
+              reason: 'AgentUnavailable',
+              message: `${endpointLabel(t.host, t.port)}: agent ${agentId} cannot take probe jobs: ${(err as Error).message}`,
+              probedBy: probedByOf(t),
+            };
+          }
+        }
+      }
+    }
+    while (waiting.size > 0) {
+      const rows = await ctx.db
+        .em()
+        .fork()
+        .find(AgentJobEntity, { id: { $in: [...waiting.keys()] }, status: 'done' });
+      for (const row of rows) {
+        const idx = waiting.get(row.id) ?? [];
+        waiting.delete(row.id);
+        const records = ((row.result ?? {}) as { observations?: ProbeObservationRecord[] }).observations ?? [];
+        idx.forEach((i, k) => {
+          const t = targets[i] as ProbeTarget;
+          const rec = records[k];
+          out[i] = rec
+            ? fromAgentRecord(rec, t)
+            : {
+                kind: 'missing',
+                reason: 'AgentDidNotReport',
+                message: `${endpointLabel(t.host, t.port)}: the agent's report has no observation for this endpoint`,
+                probedBy: probedByOf(t),
+              };
+        });
+      }
+      if (waiting.size === 0 || Date.now() >= deadline) break;
+      await sleep(Math.min(opts.pollMs ?? 250, Math.max(10, deadline - Date.now())));
+    }
+    if (waiting.size > 0) {
+      // Withdraw the unanswered jobs so a late reconnect does not probe for a run that has already judged them.
+      await ctx.db
+        .em()
+        .fork()
+        .nativeUpdate(
+          AgentJobEntity,
+          { id: { $in: [...waiting.keys()] }, status: { $in: ['pending', 'delivered'] } },
+          { status: 'superseded', finishedAt: ctx.clock.now() }
+        );
+      const seconds = Math.round((opts.agentDeadlineMs ?? DEFAULT_AGENT_DEADLINE_MS) / 100) / 10;
+      for (const idx of waiting.values()) {
+        for (const i of idx) {
+          const t = targets[i] as ProbeTarget;
+          out[i] = {
+            kind: 'missing',
+            reason: 'AgentDidNotReport',
+            message: `${endpointLabel(t.host, t.port)}: agent ${t.agentId ?? '?'} did not report within ${seconds} s`,
+            probedBy: probedByOf(t),
+          };
+        }
+      }
+    }
+  })();
+
+  await Promise.all([viaController, viaAgents]);
+  return out;
+}
+
+function failingOutcome(reason: string, message: string): CheckOutcome {
+  return { status: 'failing', reason, message, checks: [], chain: [], expiry: { intermediates: [] } };
+}
+
+/** SHA-256 of the certificates a managed server must send after its leaf: the stored chain without roots. */
+export function expectedIntermediates(cert: Pick<Certificate, 'chainPem'>): string[] {
+  const out: string[] = [];
+  for (const pem of cert.chainPem) {
+    try {
+      const c = new X509Certificate(pem);
+      if (c.subject === c.issuer && c.checkIssued(c)) continue; // a root: trusted by the client, not served
+      out.push(crypto.createHash('sha256').update(c.raw).digest('hex'));
+    } catch {
+      /* an undecodable stored chain entry cannot be required */
+    }
+  }
+  return out;
+}
+
+/** The check context of one endpoint (pure): managed or monitored rules per SPEC M2/M3. */
+export function checkContextFor(item: RunItem, now: Date, trust: ResolvedTrustSet | undefined): CheckContext {
+  const checkName = item.target.serverName ?? item.target.host;
+  if (item.definition.operationMode === 'managed') {
+    const cert = item.expected;
+    return {
+      now,
+      mode: 'managed',
+      checkName,
+      ...(cert ? { expectedSha256: cert.sha256, expectedChainSha256: expectedIntermediates(cert) } : {}),
+    };
+  }
+  const s = item.definition.subject;
+  return {
+    now,
+    mode: 'monitored',
+    checkName,
+    ...(trust ? { trustSet: trust.set } : {}),
+    expectedSubject: {
+      commonName: s.commonName,
+      ...(s.organization ? { organization: s.organization } : {}),
+      ...(s.country ? { country: s.country } : {}),
+    },
+  };
+}
+
+function reportEntry(
+  item: RunItem,
+  outcome: CheckOutcome,
+  observed: Observed,
+  trust: TrustSetRef | null
+): RunReportEntry {
+  const obs = observed.kind === 'observed' ? observed.observation : undefined;
+  return {
+    endpointId: item.endpointId,
+    endpoint: endpointLabel(item.target.host, item.target.port),
+    serverName: item.target.serverName,
+    definition: { id: item.definition.id, name: item.definition.name, operationMode: item.definition.operationMode },
+    status: outcome.status,
+    reason: outcome.reason,
+    message: outcome.message,
+    leaf: outcome.leaf
+      ? {
+          sha1: outcome.leaf.sha1,
+          sha256: outcome.leaf.sha256,
+          subject: outcome.leaf.subject,
+          issuer: outcome.leaf.issuer,
+          notAfter: outcome.leaf.notAfter,
+        }
+      : null,
+    expiry: outcome.expiry,
+    probedBy: observed.probedBy,
+    trustSet: trust,
+    protocol: obs?.protocol ?? null,
+    cipher: obs?.cipher ?? null,
+  };
+}
+
+/** Creates the run row (status `running`). */
+async function openRun(ctx: ServiceContext, trigger: string): Promise<MonitorRun> {
+  const run: MonitorRun = {
+    id: crypto.randomUUID(),
+    trigger,
+    status: 'running',
+    startedAt: ctx.clock.now(),
+    finishedAt: null,
+    endpoints: 0,
+    ok: 0,
+    warning: 0,
+    failing: 0,
+    report: null,
+  };
+  const em = ctx.db.em().fork();
+  em.persist(em.create(MonitorRunEntity, run));
+  await em.flush();
+  return run;
+}
+
+async function closeRun(ctx: ServiceContext, run: MonitorRun, patch: Partial<MonitorRun>): Promise<MonitorRun> {
+  const next: MonitorRun = { ...run, ...patch, finishedAt: ctx.clock.now() };
+  await ctx.db.em().fork().nativeUpdate(
+    MonitorRunEntity,
+    { id: run.id },
+    {
+      status: next.status,
+      finishedAt: next.finishedAt,
+      endpoints: next.endpoints,
+      ok: next.ok,
+      warning: next.warning,
+      failing: next.failing,
+      report: next.report,
+    }
+  );
+  return next;
+}
+
+/**
+ * Probes, judges and records `items` inside an open run; returns the judged results. Trust sets are resolved once
+ * per distinct set; a definition naming a missing set gets `TrustSetNotFound` for its endpoints.
+ */
+async function judgeAndRecord(
+  ctx: ServiceContext,
+  run: MonitorRun,
+  items: readonly RunItem[],
+  opts: MonitorOptions
+): Promise<RunResult[]> {
+  const trustByRef = new Map<string, Promise<ResolvedTrustSet | Error>>();
+  const trustFor = (def: CertificateDefinition): Promise<ResolvedTrustSet | Error> | undefined => {
+    if (def.operationMode === 'managed') return undefined;
+    const key = def.trustedCaSetId ?? '';
+    let p = trustByRef.get(key);
+    if (!p) {
+      p = resolveTrustSet(ctx, def).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      trustByRef.set(key, p);
+    }
+    return p;
+  };
+  const observed = await observeTargets(
+    ctx,
+    items.map((i) => i.target),
+    opts
+  );
+  const now = ctx.clock.now();
+  const results: RunResult[] = [];
+  for (const [k, item] of items.entries()) {
+    const o = observed[k] as Observed;
+    const trust = await trustFor(item.definition);
+    let outcome: CheckOutcome;
+    if (trust instanceof Error) outcome = failingOutcome('TrustSetNotFound', trust.message);
+    else if (o.kind === 'missing') outcome = failingOutcome(o.reason, o.message);
+    else outcome = evaluateChecks(o.observation, checkContextFor(item, now, trust));
+    const ref = trust && !(trust instanceof Error) ? trust.ref : null;
+    results.push({ item, outcome, probedBy: o.probedBy, entry: reportEntry(item, outcome, o, ref) });
+  }
+  for (let start = 0; start < results.length; start += HISTORY_FLUSH_CHUNK) {
+    const em = ctx.db.em().fork();
+    for (const r of results.slice(start, start + HISTORY_FLUSH_CHUNK)) {
+      const record: MonitoringRecord = {
+        id: crypto.randomUUID(),
+        definitionId: r.item.definition.id,
+        certificateId: r.item.expected?.id ?? null,
+        endpoint: r.entry.endpoint.slice(0, 300),
+        status: r.outcome.status,
+        reason: r.outcome.reason.slice(0, 100),
+        message: r.outcome.message.slice(0, 8000),
+        at: now,
+        runId: run.id,
+        endpointId: r.item.endpointId,
+        leafSha256: r.outcome.leaf?.sha256 ?? null,
+        leafSha1: r.outcome.leaf?.sha1 ?? null,
+        leafNotAfter: r.outcome.leaf ? new Date(r.outcome.leaf.notAfter) : null,
+        probedBy: r.probedBy.slice(0, 100),
+        checks: r.outcome.checks.map((c) => ({
+          code: c.code,
+          status: c.status,
+          message: c.message,
+          ...(c.reason ? { reason: c.reason } : {}),
+        })),
+      };
+      em.persist(em.create(MonitoringHistoryEntity, record));
+    }
+    await em.flush();
+  }
+  return results;
+}
+
+function countersOf(results: readonly RunResult[]): Pick<MonitorRun, 'endpoints' | 'ok' | 'warning' | 'failing'> {
+  return {
+    endpoints: results.length,
+    ok: results.filter((r) => r.outcome.status === 'ok').length,
+    warning: results.filter((r) => r.outcome.status === 'warning').length,
+    failing: results.filter((r) => r.outcome.status === 'failing').length,
+  };
+}
+
+/**
+ * Runs `items` as one run with `trigger`: opens the run row, probes, judges, writes history, closes the run with
+ * counters and report. An unexpected error closes the run as `failed` with the message in its report and rethrows.
+ */
+export async function executeRun(
+  ctx: ServiceContext,
+  trigger: string,
+  items: readonly RunItem[],
+  opts: MonitorOptions = {}
+): Promise<{ run: MonitorRun; results: RunResult[] }> {
+  const started = Date.now();
+  const run = await openRun(ctx, trigger);
+  try {
+    const results = await judgeAndRecord(ctx, run, items, opts);
+    const report: RunReport = { results: results.map((r) => r.entry), durationMs: Date.now() - started };
+    const closed = await closeRun(ctx, run, {
+      status: 'finished',
+      ...countersOf(results),
+      report: report as unknown as Record<string, unknown>,
+    });
+    return { run: closed, results };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.log.error({ runId: run.id, err: { message } }, 'monitoring run failed');
+    const report: RunReport = { results: [], durationMs: Date.now() - started, error: message.slice(0, 4000) };
+    await closeRun(ctx, run, { status: 'failed', report: report as unknown as Record<string, unknown> }).catch(
+      () => undefined
+    );
+    throw err;
+  }
+}
+
+/** The endpoints a run covers: explicit ids (enabled or not), else the enabled endpoints (of one definition). */
+async function selectEndpoints(
+  ctx: ServiceContext,
+  input: z.output<typeof monitorRunInputSchema>
+): Promise<MonitoredEndpoint[]> {
+  const em = ctx.db.em().fork();
+  if (input.definitionId && !(await em.findOne(DefinitionEntity, { id: input.definitionId }, { fields: ['id'] }))) {
+    throw new CertFleetError('CF_NOT_FOUND', `definition: ${input.definitionId} not found`);
+  }
+  const where: Record<string, unknown> = {};
+  if (input.endpointIds) where.id = { $in: input.endpointIds };
+  else where.enabled = true;
+  if (input.definitionId) where.definitionId = input.definitionId;
+  return em.find(MonitoredEndpointEntity, where, { orderBy: { definitionId: 'asc', createdAt: 'asc', id: 'asc' } });
+}
+
+/** Builds run items: each endpoint with its definition and the definition's current certificate. */
+export async function itemsForEndpoints(
+  ctx: ServiceContext,
+  endpoints: readonly MonitoredEndpoint[]
+): Promise<RunItem[]> {
+  if (endpoints.length === 0) return [];
+  const em = ctx.db.em().fork();
+  const defIds = [...new Set(endpoints.map((e) => e.definitionId))];
+  const defs = new Map((await em.find(DefinitionEntity, { id: { $in: defIds } })).map((d) => [d.id, d]));
+  const current = new Map(
+    (await em.find(CertificateEntity, { definitionId: { $in: defIds }, isCurrent: true })).map((c) => [
+      c.definitionId,
+      c,
+    ])
+  );
+  const items: RunItem[] = [];
+  for (const e of endpoints) {
+    const definition = defs.get(e.definitionId);
+    if (!definition) continue; // deleted meanwhile (its endpoints went with it)
+    items.push({
+      endpointId: e.id,
+      definition,
+      target: {
+        host: e.host,
+        port: e.port,
+        serverName: e.serverName,
+        starttls: e.starttls,
+        probeFrom: e.probeFrom,
+        agentId: e.agentId,
+      },
+      expected: current.get(e.definitionId) ?? null,
+    });
+  }
+  return items;
+}
+
+/**
+ * Runs the monitor (SPEC M1): scheduled (`schedule`), run-now (`manual`), optionally limited to one definition or
+ * to named endpoints. Returns the closed run with its counters and report.
+ * @example await runMonitor(ctx, { trigger: 'manual', definitionId })
+ */
+export async function runMonitor(
+  ctx: ServiceContext,
+  raw: MonitorRunInput,
+  opts: MonitorOptions = {}
+): Promise<MonitorRun> {
+  const input = parseInput(monitorRunInputSchema, raw, 'monitoring.run');
+  const endpoints = await selectEndpoints(ctx, input);
+  const items = await itemsForEndpoints(ctx, endpoints);
+  return (await executeRun(ctx, input.trigger, items, opts)).run;
+}
+
+export const runListQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    trigger: z.enum(['schedule', 'manual', 'deploy-check']).optional(),
+  })
+  .strict();
+
+/** Recent runs, newest first, without their reports. */
+export async function listRuns(ctx: ServiceContext, raw: unknown): Promise<Array<Omit<MonitorRun, 'report'>>> {
+  const q = parseInput(runListQuerySchema, raw, 'monitoring.runs');
+  const rows = await ctx.db
+    .em()
+    .fork()
+    .find(MonitorRunEntity, q.trigger ? { trigger: q.trigger } : {}, {
+      orderBy: { startedAt: 'desc', id: 'asc' },
+      limit: q.limit,
+      exclude: ['report'],
+    });
+  return rows.map((r) => ({
+    id: r.id,
+    trigger: r.trigger,
+    status: r.status,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    endpoints: r.endpoints,
+    ok: r.ok,
+    warning: r.warning,
+    failing: r.failing,
+  }));
+}
+
+/** One run with its history rows. CF_NOT_FOUND for an unknown id. */
+export async function getRun(ctx: ServiceContext, id: string): Promise<MonitorRun & { results: MonitoringRecord[] }> {
+  const em = ctx.db.em().fork();
+  const run = z.uuid().safeParse(id).success ? await em.findOne(MonitorRunEntity, { id }) : null;
+  if (!run) throw new CertFleetError('CF_NOT_FOUND', `monitoring: run ${id} not found`);
+  const results = await em.find(MonitoringHistoryEntity, { runId: id }, { orderBy: { endpoint: 'asc', id: 'asc' } });
+  return { ...run, results };
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+function esc(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+/** A self-contained HTML page of a run's report (SPEC M1): every value escaped, inline CSS, no external assets. */
+export function renderRunReportHtml(run: MonitorRun): string {
+  const report = (run.report ?? {}) as Partial<RunReport>;
+  const results = Array.isArray(report.results) ? report.results : [];
+  const order = { failing: 0, warning: 1, ok: 2 } as const;
+  const rows = [...results]
+    .sort((a, b) => (order[a.status] ?? 3) - (order[b.status] ?? 3) || a.endpoint.localeCompare(b.endpoint))
+    .map(
+      (r) =>
+        `<tr class="${esc(r.status)}"><td>${esc(r.status)}</td><td>${esc(r.endpoint)}${
+          r.serverName ? `<br><small>SNI ${esc(r.serverName)}</small>` : ''
+        }</td><td>${esc(r.definition?.name)}<br><small>${esc(r.definition?.operationMode)}</small></td><td>${esc(
+          r.reason
+        )}<br><small>${esc(r.message)}</small></td><td>${
+          r.leaf
+            ? `${esc(r.leaf.subject)}<br><small>SHA-256 ${esc(r.leaf.sha256)}<br>SHA-1 ${esc(r.leaf.sha1)}</small>`
+            : ''
+        }</td><td>${esc(r.expiry?.leaf ?? '')}</td><td>${esc(r.probedBy)}${
+          r.trustSet ? `<br><small>trust set ${esc(r.trustSet.name)} ${esc(r.trustSet.version)}</small>` : ''
+        }</td></tr>`
+    )
+    .join('\n');
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>CertFleet monitoring run ${esc(run.id)}</title>
+<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top;font-size:13px}small{color:#555;word-break:break-all}tr.failing td:first-child{background:#f8d7da}tr.warning td:first-child{background:#fff3cd}tr.ok td:first-child{background:#d4edda}</style>
+</head><body>
+<h1>Monitoring run</h1>
+<p>Run ${esc(run.id)} (${esc(run.trigger)}), ${esc(run.status)}; started ${esc(run.startedAt instanceof Date ? run.startedAt.toISOString() : run.startedAt)}${
+    run.finishedAt
+      ? `, finished ${esc(run.finishedAt instanceof Date ? run.finishedAt.toISOString() : run.finishedAt)}`
+      : ''
+  }.</p>
+<p>${esc(run.endpoints)} endpoint(s): ${esc(run.ok)} ok, ${esc(run.warning)} warning, ${esc(run.failing)} failing.${
+    report.error ? ` Error: ${esc(report.error)}` : ''
+  }</p>
+<table><thead><tr><th>Status</th><th>Endpoint</th><th>Definition</th><th>Reason</th><th>Served leaf</th><th>Leaf expires</th><th>Probed by</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+</body></html>
+`;
+}

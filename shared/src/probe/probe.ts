@@ -1,0 +1,273 @@
+/**
+ * The one probe engine (SPEC M1–M6, S1, D6, STYLE §7.5): connects to a TLS endpoint, directly or after a STARTTLS
+ * dialogue, and observes what it serves. It judges nothing: verdicts are the checks' job.
+ *
+ * Contract:
+ * - Never throws; every failure is an observation with `ok: false` and an `error.code`.
+ * - Never trust-verifies (`rejectUnauthorized: false`, no hostname check): a private-CA, expired or mismatched
+ *   certificate must still be observable.
+ * - One shared client `SecureContext` with an empty trust store for every connection: no CA bundle is parsed per
+ *   connection, and Node cannot append a root from a trust store to the observed chain.
+ * - One budget (`timeoutMs`) bounds DNS, connect, the STARTTLS dialogue and the handshake; the outermost socket is
+ *   always destroyed (destroying the plain socket under a live TLS socket crashes Node 20, so only the outermost).
+ * - SNI: `serverName` when given, `host` when `serverName` is undefined, none when `serverName` is null or the name
+ *   is an IP literal (RFC 6066 forbids IP literals in SNI).
+ * - IPv4 and IPv6: IP literals are used as they are; names are resolved once, optionally restricted by `family`.
+ */
+import dns from 'node:dns';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import {
+  DialogueClosedError,
+  STARTTLS_PROTOCOLS,
+  StartTlsRefusedError,
+  type StartTlsProtocol,
+  startTlsDialogue,
+} from './starttls';
+
+export { STARTTLS_PROTOCOLS, type StartTlsProtocol };
+
+/** Why a probe failed. */
+export const PROBE_ERROR_CODES = [
+  'ConnectRefused',
+  'ConnectTimeout',
+  'HandshakeFailed',
+  'StartTlsRefused',
+  'DnsFailed',
+  'Timeout',
+  'Reset',
+] as const;
+export type ProbeErrorCode = (typeof PROBE_ERROR_CODES)[number];
+
+/** What to probe. */
+export interface ProbeOptions {
+  /** DNS name, IPv4 or IPv6 literal (without brackets). */
+  host: string;
+  port: number;
+  /** SNI to send; `null` sends none; `undefined` sends `host` unless it is an IP literal. */
+  serverName?: string | null;
+  /** Plain-text dialogue before the handshake. */
+  starttls?: StartTlsProtocol;
+  /** Budget for the whole attempt (DNS, connect, dialogue, handshake). @default 10000 */
+  timeoutMs?: number;
+  /** Address family used to resolve `host`. @default either */
+  family?: 4 | 6;
+}
+
+/** What a probe saw. Serializable except `chain` (Buffers). */
+export interface ProbeObservation {
+  host: string;
+  port: number;
+  /** The SNI actually sent, `null` when none. */
+  serverName: string | null;
+  /** The peer IP connected to (absent when DNS failed). */
+  address?: string;
+  /** True when the handshake completed and the server sent at least one certificate. */
+  ok: boolean;
+  error?: { code: ProbeErrorCode; message: string };
+  /**
+   * DER certificates, leaf first. Node exposes the served certificates linked by issuer (leaf, its issuer, …) and
+   * drops served certificates that are not on that path; nothing is added from any trust store.
+   */
+  chain: Buffer[];
+  /** `TLSv1.3`, `TLSv1.2`, … */
+  protocol?: string;
+  /** IANA/RFC name, `TLS_AES_256_GCM_SHA384`. */
+  cipher?: string;
+  timings: { connectMs?: number; handshakeMs?: number; totalMs: number };
+}
+
+/** Default budget of one probe. */
+export const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
+/** Most certificates followed from the leaf. */
+const MAX_CHAIN = 16;
+
+/** SNI for a probe target: `serverName` (or `host` when undefined), unless null or an IP literal. */
+export function sniFor(host: string, serverName?: string | null): string | undefined {
+  if (serverName === null) return undefined;
+  const name = serverName ?? host;
+  return name !== '' && net.isIP(name) === 0 ? name : undefined;
+}
+
+let sharedContext: tls.SecureContext | undefined;
+/**
+ * The one client context. `ca: []` leaves its store empty (no root bundle parsed at all); legacy protocol versions
+ * and ciphers are allowed so that weak servers can be observed and then judged by the checks.
+ */
+function clientContext(): tls.SecureContext {
+  sharedContext ??= tls.createSecureContext({ ca: [], minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
+  return sharedContext;
+}
+
+class ProbeFailure extends Error {
+  constructor(
+    readonly code: ProbeErrorCode,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+type Phase = 'dns' | 'connect' | 'starttls' | 'handshake';
+
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+/**
+ * Probes one endpoint once. Resolves within about `timeoutMs` whatever the peer does.
+ * @example
+ * const o = await probeEndpoint({ host: 'mail.example.com', port: 25, starttls: 'smtp' });
+ * if (o.ok) console.log(sha256Fingerprint(o.chain[0]!));
+ */
+export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservation> {
+  const started = performance.now();
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  const servername = sniFor(opts.host, opts.serverName);
+  const observation: ProbeObservation = {
+    host: opts.host,
+    port: opts.port,
+    serverName: servername ?? null,
+    ok: false,
+    chain: [],
+    timings: { totalMs: 0 },
+  };
+  const origin = `probe(${net.isIPv6(opts.host) ? `[${opts.host}]` : opts.host}:${opts.port})`;
+  let phase: Phase = 'dns';
+  let outer: net.Socket | undefined;
+  let timedOut = false;
+  let onTimeout: ((err: Error) => void) | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    const err = new Error('budget exhausted');
+    onTimeout?.(err);
+    outer?.destroy(err);
+  }, timeoutMs);
+  // Rejects every pending phase when the budget runs out (DNS cannot be cancelled, so it is raced).
+  const deadline = new Promise<never>((_, reject) => {
+    onTimeout = reject;
+  });
+  deadline.catch(() => undefined);
+
+  try {
+    if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)
+      throw new ProbeFailure('ConnectRefused', `invalid port ${opts.port}`);
+    // DNS
+    let address = opts.host;
+    let family = net.isIP(opts.host);
+    if (family === 0) {
+      try {
+        const found = await Promise.race([dns.promises.lookup(opts.host, { family: opts.family ?? 0 }), deadline]);
+        address = found.address;
+        family = found.family;
+      } catch (err) {
+        if (timedOut) throw err;
+        throw new ProbeFailure(
+          'DnsFailed',
+          `cannot resolve ${opts.host}: ${(err as NodeJS.ErrnoException).code ?? err}`
+        );
+      }
+    }
+    observation.address = address;
+
+    // TCP connect
+    phase = 'connect';
+    const connectStarted = performance.now();
+    const plain = net.connect({ host: address, port: opts.port, family });
+    outer = plain;
+    plain.setNoDelay(true);
+    await Promise.race([
+      new Promise<void>((resolve, reject) => {
+        plain.once('connect', resolve);
+        plain.once('error', reject);
+      }),
+      deadline,
+    ]);
+    plain.removeAllListeners('error');
+    plain.on('error', () => undefined); // late errors are seen by the TLS layer or ignored after cleanup
+    observation.timings.connectMs = round(performance.now() - connectStarted);
+
+    // STARTTLS
+    if (opts.starttls) {
+      phase = 'starttls';
+      await Promise.race([startTlsDialogue(plain, opts.starttls), deadline]);
+    }
+
+    // TLS handshake
+    phase = 'handshake';
+    const handshakeStarted = performance.now();
+    const secure = tls.connect({
+      socket: plain,
+      secureContext: clientContext(),
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+      ...(servername ? { servername } : {}),
+    });
+    outer = secure;
+    await Promise.race([
+      new Promise<void>((resolve, reject) => {
+        secure.once('secureConnect', resolve);
+        secure.once('error', reject);
+        secure.once('close', () => reject(new Error('connection closed during the handshake')));
+      }),
+      deadline,
+    ]);
+    secure.on('error', () => undefined);
+    observation.timings.handshakeMs = round(performance.now() - handshakeStarted);
+    observation.protocol = secure.getProtocol() ?? undefined;
+    const cipher = secure.getCipher();
+    observation.cipher = cipher.standardName ?? cipher.name;
+    observation.chain = servedChain(secure);
+    if (observation.chain.length === 0) throw new ProbeFailure('HandshakeFailed', 'the server sent no certificate');
+    observation.ok = true;
+  } catch (err) {
+    const failure = classify(err, phase, timedOut, timeoutMs);
+    observation.error = { code: failure.code, message: `${origin}: ${failure.message}` };
+  } finally {
+    clearTimeout(timer);
+    outer?.destroy();
+    observation.timings.totalMs = round(performance.now() - started);
+  }
+  if (observation.protocol === undefined) delete observation.protocol;
+  if (observation.cipher === undefined) delete observation.cipher;
+  return observation;
+}
+
+/** The peer's certificates, leaf first, following `issuerCertificate` links (cycle-safe, bounded). */
+function servedChain(secure: tls.TLSSocket): Buffer[] {
+  const chain: Buffer[] = [];
+  let cert: tls.DetailedPeerCertificate | undefined = secure.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (cert?.raw && chain.length < MAX_CHAIN) {
+    const key = cert.raw.toString('base64');
+    if (seen.has(key)) break;
+    seen.add(key);
+    chain.push(Buffer.from(cert.raw));
+    cert = cert.issuerCertificate;
+  }
+  return chain;
+}
+
+function classify(err: unknown, phase: Phase, timedOut: boolean, timeoutMs: number): ProbeFailure {
+  if (err instanceof ProbeFailure) return err;
+  if (timedOut) {
+    return phase === 'connect'
+      ? new ProbeFailure('ConnectTimeout', `no TCP connection within ${timeoutMs} ms`)
+      : new ProbeFailure('Timeout', `${phase === 'dns' ? 'DNS' : phase} did not finish within ${timeoutMs} ms`);
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof StartTlsRefusedError) return new ProbeFailure('StartTlsRefused', err.message);
+  if (err instanceof DialogueClosedError)
+    return new ProbeFailure(err.errno === 'ECONNRESET' ? 'Reset' : 'StartTlsRefused', err.message);
+  const errno = typeof e?.code === 'string' ? e.code : undefined;
+  const text = `${e?.message ?? String(err)}${errno && !e.message?.includes(errno) ? ` (${errno})` : ''}`;
+  if (phase === 'connect') {
+    if (errno === 'ECONNRESET') return new ProbeFailure('Reset', `connect: ${text}`);
+    if (errno === 'ETIMEDOUT') return new ProbeFailure('ConnectTimeout', `connect: ${text}`);
+    return new ProbeFailure('ConnectRefused', `connect: ${text}`);
+  }
+  // A reset read by the kernel (RST) is a reset; OpenSSL alerts, non-TLS replies and a clean close are failed
+  // handshakes.
+  if (errno === 'ECONNRESET' && e.syscall === 'read') return new ProbeFailure('Reset', `${phase}: ${text}`);
+  if (errno === 'EPIPE') return new ProbeFailure('Reset', `${phase}: ${text}`);
+  return new ProbeFailure('HandshakeFailed', `${phase}: ${text}`);
+}

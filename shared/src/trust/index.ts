@@ -1,0 +1,2 @@
+export * from './trust-set';
+export * from './system';
