@@ -35,6 +35,8 @@ export async function startTestController(
     log?: pino.Logger;
     acquisition?: (ctx: ServiceContext) => AcquisitionDeps;
     agentServer?: StartOptions['agentServer'];
+    /** Address the agents' mutual-TLS listener binds (e.g. a test veth address). @default '127.0.0.1' */
+    agentHost?: string;
   } = {}
 ): Promise<TestController> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-home-'));
@@ -45,7 +47,7 @@ export async function startTestController(
     CERTFLEET_HTTPS_PORT: '0',
     CERTFLEET_HTTPS_HOST: '127.0.0.1',
     CERTFLEET_AGENT_PORT: '0',
-    CERTFLEET_AGENT_HOST: '127.0.0.1',
+    CERTFLEET_AGENT_HOST: options.agentHost ?? '127.0.0.1',
     CERTFLEET_LOG_LEVEL: 'silent',
   });
   const controller = await startController(config, {

@@ -2,7 +2,7 @@
  * SPEC D2 against a real NGINX on loopback: the test starts its own nginx (own prefix, config, pid file and a free
  * 127.0.0.1 port) and installs bundles into the directory its `ssl_certificate` points at.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { InstallTarget } from '@certfleet/shared';
@@ -58,6 +58,19 @@ function target(ctx: Ctx, probe = true): InstallTarget {
 async function bundle(ctx: Ctx, leaf: LeafMaterial, probe = true) {
   ctx.version += 1;
   return openedBundle(leaf, { target: target(ctx, probe), hooks: ['reload-nginx'], version: ctx.version });
+}
+
+/** Waits until the nginx master has exactly one worker, unchanged for three looks 300 ms apart (reloads done). */
+async function nginxSettled(c: Ctx): Promise<void> {
+  const master = fs.readFileSync(path.join(c.prefix, 'nginx.pid'), 'utf8').trim();
+  let last = '';
+  let stable = 0;
+  for (let i = 0; i < 60 && stable < 3; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const workers = spawnSync('pgrep', ['-P', master], { encoding: 'utf8' }).stdout.trim();
+    stable = workers && !workers.includes('\n') && workers === last ? stable + 1 : 0;
+    last = workers;
+  }
 }
 
 test.before(async () => {
@@ -175,6 +188,9 @@ test.serial('D2 nginx: a failing reload is rolled back and the old certificate i
 test.serial(
   'D2 nginx: a reload that does not take effect fails the probe (InstallProbeMismatch) and rolls back',
   async (t) => {
+    // Reloads of the previous test are signals nginx handles asynchronously: let them finish first, or a late one
+    // would load this test's files and make the reload look effective.
+    await nginxSettled(ctx);
     const cfg = { ...config(ctx, ['true']), probeTimeoutMs: 1000 };
     const out = await installOpenedBundle(await bundle(ctx, await issueLeaf()), cfg);
     t.is(out.reason, 'InstallProbeMismatch');
