@@ -5,11 +5,15 @@
  *                             [--only certfleet|peers] [--phase-timeout S] [--out FILE] [--keep]
  *   npm run bench -- fleet [--agents N] [--push M] [--handshake-rate R] [--backoff-base MS] [--backoff-cap MS]
  *                          [--phase-timeout S] [--out FILE]
+ *   npm run bench -- monitor-sweep [--count N] [--runs R] [--workers W] [--worker-concurrency C] [--only …] [--keep]
+ *   npm run bench -- discovery [--runs R] [--part grid|netns] [--concurrency C] [--connect-timeout MS] [--only …]
  *
  * See bench/README.md.
  */
+import { runDiscoveryBench, type DiscoveryBenchOptions } from './discovery';
 import { runFleetBench, type FleetBenchOptions } from './fleet';
 import { runIssuanceBench, type IssuanceBenchOptions } from './issuance';
+import { runMonitorSweepBench, type MonitorSweepOptions } from './monitor-sweep';
 
 const USAGE = `usage: npm run bench -- issuance [options]
   --count N            certificates per run for CertFleet and cfssl serve (default 5000)
@@ -30,7 +34,114 @@ usage: npm run bench -- fleet [options]
   --backoff-base MS    agent reconnect backoff base (default 1000)
   --backoff-cap MS     agent reconnect backoff cap (default 60000)
   --phase-timeout S    seconds allowed per phase (default 180)
-  --out FILE           results JSON (default bench/results/fleet-<date>.json)`;
+  --out FILE           results JSON (default bench/results/fleet-<date>.json)
+
+usage: npm run bench -- monitor-sweep [options]
+  --count N            farm endpoints (default 1000)
+  --runs R             measured runs per tool, medians reported (default 3)
+  --workers W          CertFleet sweep worker threads (default: one per core; 0 = main thread)
+  --worker-concurrency C   probes in flight per worker thread (default 48)
+  --concurrency C      main-thread probes in flight when --workers 0 (default 64)
+  --only WHAT          certfleet | peers (default: both)
+  --bench-dir DIR      farm.sh's BENCH_DIR, certificates cached there (default /tmp/certfleet-bench)
+  --phase-timeout S    seconds allowed per run of one tool (default 300)
+  --out FILE           results JSON (default bench/results/monitor-sweep-<date>.json)
+  --keep               keep the work directory
+
+usage: npm run bench -- discovery [options]
+  --part WHAT          grid | netns | both (default both)
+  --runs R             measured runs per tool (default 3)
+  --concurrency C      CertFleet pairs in flight (default: grid 256, netns 4096)
+  --connect-timeout MS CertFleet connect timeout (default: grid 1500, netns 300)
+  --only WHAT          certfleet | peers (default: both)
+  --phase-timeout S    seconds allowed per run of one tool (default 300)
+  --out FILE           results JSON (default bench/results/discovery-<date>.json)`;
+
+function parseMonitorSweepArgs(rest: string[]): MonitorSweepOptions {
+  const options: MonitorSweepOptions = {};
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i];
+    const value = rest[i + 1];
+    switch (flag) {
+      case '--count':
+        options.count = int(flag, value, 1, 5000);
+        break;
+      case '--runs':
+        options.runs = int(flag, value, 1, 15);
+        break;
+      case '--workers':
+        options.workers = int(flag, value, 0, 16);
+        break;
+      case '--worker-concurrency':
+        options.workerConcurrency = int(flag, value, 1, 1024);
+        break;
+      case '--concurrency':
+        options.concurrency = int(flag, value, 1, 1024);
+        break;
+      case '--only':
+        if (value !== 'certfleet' && value !== 'peers') throw new Error('--only must be certfleet or peers');
+        options.only = value;
+        break;
+      case '--bench-dir':
+        if (!value) throw new Error('--bench-dir needs a directory');
+        options.benchDir = value;
+        break;
+      case '--phase-timeout':
+        options.phaseTimeoutMs = int(flag, value, 1, 3600) * 1000;
+        break;
+      case '--out':
+        if (!value) throw new Error('--out needs a file');
+        options.out = value;
+        break;
+      case '--keep':
+        options.keep = true;
+        i--;
+        break;
+      default:
+        throw new Error(`unknown option ${flag}`);
+    }
+    i++;
+  }
+  return options;
+}
+
+function parseDiscoveryArgs(rest: string[]): DiscoveryBenchOptions {
+  const options: DiscoveryBenchOptions = {};
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i];
+    const value = rest[i + 1];
+    switch (flag) {
+      case '--part':
+        if (value !== 'grid' && value !== 'netns' && value !== 'both') throw new Error('--part: grid | netns | both');
+        options.part = value;
+        break;
+      case '--runs':
+        options.runs = int(flag, value, 1, 15);
+        break;
+      case '--concurrency':
+        options.concurrency = int(flag, value, 1, 8192);
+        break;
+      case '--connect-timeout':
+        options.connectTimeoutMs = int(flag, value, 1, 60_000);
+        break;
+      case '--only':
+        if (value !== 'certfleet' && value !== 'peers') throw new Error('--only must be certfleet or peers');
+        options.only = value;
+        break;
+      case '--phase-timeout':
+        options.phaseTimeoutMs = int(flag, value, 1, 3600) * 1000;
+        break;
+      case '--out':
+        if (!value) throw new Error('--out needs a file');
+        options.out = value;
+        break;
+      default:
+        throw new Error(`unknown option ${flag}`);
+    }
+    i++;
+  }
+  return options;
+}
 
 const int = (flag: string, value: string | undefined, min: number, max: number): number => {
   const n = Number(value);
@@ -130,6 +241,25 @@ function parseArgs(argv: string[]): { name: string | undefined; options: Issuanc
 }
 
 async function main(): Promise<number> {
+  const sub = process.argv[2];
+  if (sub === 'monitor-sweep' || sub === 'discovery') {
+    try {
+      if (sub === 'monitor-sweep') {
+        const o = parseMonitorSweepArgs(process.argv.slice(3));
+        await runMonitorSweepBench(o);
+      } else {
+        const o = parseDiscoveryArgs(process.argv.slice(3));
+        await runDiscoveryBench(o);
+      }
+    } catch (err) {
+      if (err instanceof Error && /^(unknown option|--)/.test(err.message)) {
+        process.stderr.write(`${err.message}\n${USAGE}\n`);
+        return 2;
+      }
+      throw err;
+    }
+    return 0;
+  }
   if (process.argv[2] === 'fleet') {
     let fleet: FleetBenchOptions;
     try {

@@ -5,7 +5,7 @@
  *
  * | check | failing / warning reasons |
  * |---|---|
- * | Reachable | the probe's error code (`ConnectRefused`, `ConnectTimeout`, `HandshakeFailed`, `StartTlsRefused`, `DnsFailed`, `Timeout`, `Reset`), else `Unreachable`; `NoCertificate`, `CertificateMalformed` |
+ * | Reachable | the probe's error code (`ConnectRefused`, `ConnectTimeout`, `Unreachable`, `HandshakeFailed`, `StartTlsRefused`, `DnsFailed`, `Timeout`, `Reset`), else `Unreachable`; `NoCertificate`, `CertificateMalformed` |
  * | ServedCertMatchesCurrent (managed) | `ServedCertMismatch` |
  * | IntermediatesServed | `IntermediateMissing` |
  * | ChainTrusted (with a trust set) | `IntermediateMissing`, `SelfSigned`, `ChainUntrusted`, `IssuerNotCa`, `CertificateExpired`, `CertificateNotYetValid`, `IntermediateExpired`, `IntermediateNotYetValid`, `RootExpired`, `ChainTooLong` |

@@ -1,10 +1,11 @@
 /**
  * Discovery scan (SPEC S1, S2): every target × port, a plain TCP connect with a short timeout first (so ranges
  * where most hosts silently drop packets cost one short timeout per pair), then the shared probe engine (TLS, or
- * STARTTLS then TLS) only on ports that accepted the connection, then the shared check chain in Monitored-Only mode
- * against the default trust set (validity, trust, expiry, self-signed, weak keys and signatures).
+ * STARTTLS then TLS) only on ports that accepted the connection, on the very socket that connected (one
+ * connection per open port), then the shared check chain in Monitored-Only mode against the default trust set
+ * (validity, trust, expiry, self-signed, weak keys and signatures).
  *
- * Bounds: at most `concurrency` pairs in flight (one socket each, plus the probe's own socket on open ports), each
+ * Bounds: at most `concurrency` pairs in flight (one socket each: the probe reuses it), each
  * connect within `connectTimeoutMs`, each probe within `handshakeTimeoutMs`, the whole scan within `maxDurationMs`
  * (then it stops dispatching and returns what it found, `stats.stopped = 'deadline'`), and `signal` stops it the
  * same way (`stopped = 'aborted'`). Host names are resolved once, before scanning; only the given targets (and the
@@ -242,11 +243,21 @@ export async function scan(
         const spec = ports[portIndex] as PortSpec;
         const address = addresses.get(target.host);
         if (address !== undefined) {
-          const outcome = await connectCheck(address, spec.port, connectTimeoutMs, pending);
+          const { outcome, socket } = await connectCheck(address, spec.port, connectTimeoutMs, pending);
           if (stopped !== null && outcome !== 'open') break;
           stats[outcome]++;
           if (outcome === 'open') {
-            const finding = await probeOpen(target, address, spec, handshakeTimeoutMs, trustSet, now(), options);
+            // The handshake runs on the socket the connect check opened: one connection per open port.
+            const finding = await probeOpen(
+              target,
+              address,
+              spec,
+              handshakeTimeoutMs,
+              trustSet,
+              now(),
+              options,
+              socket
+            );
             if (finding) {
               stats.found++;
               found.push({ key: targetIndex * ports.length + portIndex, finding });
@@ -307,13 +318,16 @@ async function resolveAll(
   return out;
 }
 
-/** A plain TCP connect, closed at once (RST, so no TIME_WAIT piles up on our side). */
+/**
+ * A plain TCP connect. A refused, unanswered or unreachable socket is destroyed; an open one is handed back (the
+ * probe then runs its handshake on it and destroys it), so an open port is connected to once.
+ */
 function connectCheck(
   address: string,
   port: number,
   timeoutMs: number,
   pending: Set<net.Socket>
-): Promise<ConnectOutcome> {
+): Promise<{ outcome: ConnectOutcome; socket?: net.Socket }> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: address, port });
     pending.add(socket);
@@ -323,17 +337,19 @@ function connectCheck(
       settled = true;
       clearTimeout(timer);
       pending.delete(socket);
-      if (outcome === 'open' && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
-      else socket.destroy();
-      resolve(outcome);
+      socket.off('close', onClose);
+      if (outcome === 'open') return resolve({ outcome, socket });
+      socket.destroy();
+      resolve({ outcome });
     };
     const timer = setTimeout(() => done('filtered'), timeoutMs);
+    // Destroyed by stop(): counted by nobody (the scan is ending).
+    const onClose = (): void => done('filtered');
     socket.once('connect', () => done('open'));
     socket.once('error', (err: NodeJS.ErrnoException) =>
       done(err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' ? 'closed' : 'unreachable')
     );
-    // Destroyed by stop(): counted by nobody (the scan is ending).
-    socket.once('close', () => done('filtered'));
+    socket.once('close', onClose);
     socket.on('error', () => undefined);
   });
 }
@@ -345,11 +361,13 @@ async function probeOpen(
   timeoutMs: number,
   trustSet: TrustSet,
   now: Date,
-  options: ScanOptions
+  options: ScanOptions,
+  socket?: net.Socket
 ): Promise<ScanFinding | undefined> {
   const observation = await probeEndpoint({
     host: address,
     port: spec.port,
+    ...(socket ? { socket } : {}),
     serverName: target.kind === 'name' ? target.host : null,
     ...(spec.starttls ? { starttls: spec.starttls } : {}),
     timeoutMs,

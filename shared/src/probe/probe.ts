@@ -14,6 +14,7 @@
  *   is an IP literal (RFC 6066 forbids IP literals in SNI).
  * - IPv4 and IPv6: IP literals are used as they are; names are resolved once, optionally restricted by `family`.
  */
+import type { X509Certificate } from 'node:crypto';
 import dns from 'node:dns';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +33,8 @@ export { STARTTLS_PROTOCOLS, type StartTlsProtocol };
 export const PROBE_ERROR_CODES = [
   'ConnectRefused',
   'ConnectTimeout',
+  /** No route to the host or network (EHOSTUNREACH, ENETUNREACH). */
+  'Unreachable',
   'HandshakeFailed',
   'StartTlsRefused',
   'DnsFailed',
@@ -53,6 +56,12 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** Address family used to resolve `host`. @default either */
   family?: 4 | 6;
+  /**
+   * An already connected TCP socket to `host:port` (e.g. from a discovery connect scan): DNS and connect are
+   * skipped and the handshake (or the STARTTLS dialogue) runs on it, so the endpoint is connected to once. The
+   * probe owns it from then on and always destroys it. `host` should be the socket's remote address.
+   */
+  socket?: net.Socket;
 }
 
 /** What a probe saw. Serializable except `chain` (Buffers). */
@@ -148,43 +157,57 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
   });
   deadline.catch(() => undefined);
 
+  if (opts.socket) outer = opts.socket;
   try {
     if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)
       throw new ProbeFailure('ConnectRefused', `invalid port ${opts.port}`);
-    // DNS
-    let address = opts.host;
-    let family = net.isIP(opts.host);
-    if (family === 0) {
-      try {
-        const found = await Promise.race([dns.promises.lookup(opts.host, { family: opts.family ?? 0 }), deadline]);
-        address = found.address;
-        family = found.family;
-      } catch (err) {
-        if (timedOut) throw err;
-        throw new ProbeFailure(
-          'DnsFailed',
-          `cannot resolve ${opts.host}: ${(err as NodeJS.ErrnoException).code ?? err}`
-        );
+    let plain: net.Socket;
+    if (opts.socket) {
+      // Connected by the caller: no DNS, no second connect.
+      plain = opts.socket;
+      observation.address = plain.remoteAddress ?? opts.host;
+      if (plain.destroyed || plain.connecting)
+        throw new ProbeFailure('ConnectRefused', 'the given socket is not connected');
+      plain.setNoDelay(true);
+      plain.removeAllListeners('error');
+      plain.on('error', () => undefined);
+      phase = 'handshake';
+    } else {
+      // DNS
+      let address = opts.host;
+      let family = net.isIP(opts.host);
+      if (family === 0) {
+        try {
+          const found = await Promise.race([dns.promises.lookup(opts.host, { family: opts.family ?? 0 }), deadline]);
+          address = found.address;
+          family = found.family;
+        } catch (err) {
+          if (timedOut) throw err;
+          throw new ProbeFailure(
+            'DnsFailed',
+            `cannot resolve ${opts.host}: ${(err as NodeJS.ErrnoException).code ?? err}`
+          );
+        }
       }
-    }
-    observation.address = address;
+      observation.address = address;
 
-    // TCP connect
-    phase = 'connect';
-    const connectStarted = performance.now();
-    const plain = net.connect({ host: address, port: opts.port, family });
-    outer = plain;
-    plain.setNoDelay(true);
-    await Promise.race([
-      new Promise<void>((resolve, reject) => {
-        plain.once('connect', resolve);
-        plain.once('error', reject);
-      }),
-      deadline,
-    ]);
-    plain.removeAllListeners('error');
-    plain.on('error', () => undefined); // late errors are seen by the TLS layer or ignored after cleanup
-    observation.timings.connectMs = round(performance.now() - connectStarted);
+      // TCP connect
+      phase = 'connect';
+      const connectStarted = performance.now();
+      plain = net.connect({ host: address, port: opts.port, family });
+      outer = plain;
+      plain.setNoDelay(true);
+      await Promise.race([
+        new Promise<void>((resolve, reject) => {
+          plain.once('connect', resolve);
+          plain.once('error', reject);
+        }),
+        deadline,
+      ]);
+      plain.removeAllListeners('error');
+      plain.on('error', () => undefined); // late errors are seen by the TLS layer or ignored after cleanup
+      observation.timings.connectMs = round(performance.now() - connectStarted);
+    }
 
     // STARTTLS
     if (opts.starttls) {
@@ -232,13 +255,17 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
   return observation;
 }
 
-/** The peer's certificates, leaf first, following `issuerCertificate` links (cycle-safe, bounded). */
+/**
+ * The peer's certificates, leaf first, following `issuerCertificate` links (cycle-safe, bounded). Read with
+ * `getPeerX509Certificate()`: `getPeerCertificate(true)` builds large legacy objects for every certificate
+ * (≈ 1 ms per endpoint more, see ../shared/bench/README.md).
+ */
 function servedChain(secure: tls.TLSSocket): Buffer[] {
   const chain: Buffer[] = [];
-  let cert: tls.DetailedPeerCertificate | undefined = secure.getPeerCertificate(true);
+  let cert: X509Certificate | undefined = secure.getPeerX509Certificate();
   const seen = new Set<string>();
-  while (cert?.raw && chain.length < MAX_CHAIN) {
-    const key = cert.raw.toString('base64');
+  while (cert && chain.length < MAX_CHAIN) {
+    const key = cert.fingerprint256;
     if (seen.has(key)) break;
     seen.add(key);
     chain.push(Buffer.from(cert.raw));
@@ -263,6 +290,9 @@ function classify(err: unknown, phase: Phase, timedOut: boolean, timeoutMs: numb
   if (phase === 'connect') {
     if (errno === 'ECONNRESET') return new ProbeFailure('Reset', `connect: ${text}`);
     if (errno === 'ETIMEDOUT') return new ProbeFailure('ConnectTimeout', `connect: ${text}`);
+    if (errno === 'EHOSTUNREACH' || errno === 'ENETUNREACH') {
+      return new ProbeFailure('Unreachable', `connect: ${text}`);
+    }
     return new ProbeFailure('ConnectRefused', `connect: ${text}`);
   }
   // A reset read by the kernel (RST) is a reset; OpenSSL alerts, non-TLS replies and a clean close are failed

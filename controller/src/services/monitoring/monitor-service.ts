@@ -14,6 +14,7 @@
  * are verdicts too (`AgentDidNotReport`, `AgentUnavailable`), so a run always writes one row per endpoint.
  */
 import crypto, { X509Certificate } from 'node:crypto';
+import type { Knex } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import {
   CertFleetError,
@@ -40,6 +41,14 @@ import {
 import { enqueueProbeJob, type ProbeObservationRecord } from '../agents/probe-jobs';
 import type { ServiceContext } from '../context';
 import { parseInput } from '../definition-service';
+import {
+  DEFAULT_SWEEP_WORKER_THRESHOLD,
+  type SweepJob,
+  type SweepTrust,
+  defaultSweepWorkers,
+  sweepOnWorkers,
+  sweepTrustOf,
+} from './sweep-workers';
 import { resolveTrustSet, type ResolvedTrustSet, type TrustSetRef } from './trust-sets-service';
 
 /** Controller probes in flight at once. */
@@ -51,6 +60,13 @@ export const DEFAULT_AGENT_DEADLINE_MS = 60_000;
 /** Endpoints per agent probe job (the job schema's limit). */
 const AGENT_JOB_CHUNK = 500;
 const HISTORY_FLUSH_CHUNK = 500;
+const INSERT_HISTORY = `insert into monitoring_history (id, definition_id, certificate_id, endpoint, status, reason, message, at,
+  run_id, endpoint_id, leaf_sha256, leaf_sha1, leaf_not_after, probed_by, checks)
+select t.id, t.def, t.cert, t.endpoint, t.status, t.reason, t.message, ?, ?, t.ep, t.sha256, t.sha1, t.not_after,
+  t.probed_by, t.checks::jsonb
+from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::text[],
+  ?::timestamptz[], ?::text[], ?::text[])
+  as t(id, def, cert, endpoint, status, reason, message, ep, sha256, sha1, not_after, probed_by, checks)`;
 
 export const monitorRunInputSchema = z
   .object({
@@ -71,8 +87,17 @@ export interface MonitorOptions {
   agentDeadlineMs?: number;
   /** Poll interval for agent job rows. @default 250 */
   pollMs?: number;
-  /** The probe engine (tests may substitute one). @default probeEndpoint */
+  /** The probe engine (tests may substitute one; a substitute keeps the run on the main thread). @default probeEndpoint */
   probe?: (o: Parameters<typeof probeEndpoint>[0]) => Promise<ProbeObservation>;
+  /**
+   * Worker threads for controller probes + checks (sweep-workers.ts); 0 keeps everything on the main thread.
+   * @default one per core
+   */
+  workers?: number;
+  /** Controller targets from which worker threads are used. @default 200 */
+  workerThreshold?: number;
+  /** Probes in flight per worker thread. @default 48 */
+  workerConcurrency?: number;
 }
 
 /** What to probe and from where. */
@@ -409,6 +434,129 @@ async function closeRun(ctx: ServiceContext, run: MonitorRun, patch: Partial<Mon
   return next;
 }
 
+type TrustFor = (def: CertificateDefinition) => Promise<ResolvedTrustSet | Error> | undefined;
+
+/** Observes on the main thread (and through agents), then judges on the main thread. */
+async function judgeHere(
+  ctx: ServiceContext,
+  items: readonly RunItem[],
+  opts: MonitorOptions,
+  trustFor: TrustFor
+): Promise<RunResult[]> {
+  const observed = await observeTargets(
+    ctx,
+    items.map((i) => i.target),
+    opts
+  );
+  const now = ctx.clock.now();
+  const results: RunResult[] = [];
+  for (const [k, item] of items.entries()) {
+    const o = observed[k] as Observed;
+    const trust = await trustFor(item.definition);
+    let outcome: CheckOutcome;
+    if (trust instanceof Error) outcome = failingOutcome('TrustSetNotFound', trust.message);
+    else if (o.kind === 'missing') outcome = failingOutcome(o.reason, o.message);
+    else outcome = evaluateChecks(o.observation, checkContextFor(item, now, trust));
+    const ref = trust && !(trust instanceof Error) ? trust.ref : null;
+    results.push({ item, outcome, probedBy: o.probedBy, entry: reportEntry(item, outcome, o, ref) });
+  }
+  return results;
+}
+
+/**
+ * Controller targets are probed and judged on worker threads (sweep-workers.ts) with the same engine and check
+ * chain; agent targets take the usual path. Trust sets are resolved here first and sent once per worker.
+ */
+async function judgeOnWorkers(
+  ctx: ServiceContext,
+  items: readonly RunItem[],
+  opts: MonitorOptions,
+  workers: number,
+  trustFor: TrustFor
+): Promise<RunResult[]> {
+  const now = ctx.clock.now();
+  const trusts = new Map<string, SweepTrust>();
+  const results = new Array<RunResult>(items.length);
+  const jobs: SweepJob[] = [];
+  const jobItems: Array<{ k: number; ref: TrustSetRef | null }> = [];
+  const agentIdx: number[] = [];
+  for (const [k, item] of items.entries()) {
+    if (item.target.probeFrom !== 'controller') {
+      agentIdx.push(k);
+      continue;
+    }
+    const trust = await trustFor(item.definition);
+    if (trust instanceof Error) {
+      const outcome = failingOutcome('TrustSetNotFound', trust.message);
+      const o: Observed = { kind: 'missing', reason: outcome.reason, message: outcome.message, probedBy: 'controller' };
+      results[k] = { item, outcome, probedBy: 'controller', entry: reportEntry(item, outcome, o, null) };
+      continue;
+    }
+    const { trustSet, ...check } = checkContextFor(item, now, trust);
+    let trustKey: string | undefined;
+    if (trustSet) {
+      const t = sweepTrustOf(trustSet);
+      trusts.set(t.key, t);
+      trustKey = t.key;
+    }
+    const t = item.target;
+    jobs.push({
+      probe: {
+        host: t.host,
+        port: t.port,
+        ...(t.serverName ? { serverName: t.serverName } : {}),
+        ...(t.starttls ? { starttls: t.starttls } : {}),
+        timeoutMs: opts.probeTimeoutMs ?? DEFAULT_MONITOR_PROBE_TIMEOUT_MS,
+      },
+      check,
+      ...(trustKey === undefined ? {} : { trustKey }),
+    });
+    jobItems.push({ k, ref: trust?.ref ?? null });
+  }
+  const [replies, viaAgents] = await Promise.all([
+    sweepOnWorkers(jobs, [...trusts.values()], {
+      workers,
+      ...(opts.workerConcurrency ? { concurrency: opts.workerConcurrency } : {}),
+    }),
+    agentIdx.length > 0
+      ? judgeHere(
+          ctx,
+          agentIdx.map((k) => items[k] as RunItem),
+          opts,
+          trustFor
+        )
+      : Promise.resolve([]),
+  ]);
+  replies.forEach((reply, j) => {
+    const { k, ref } = jobItems[j] as { k: number; ref: TrustSetRef | null };
+    const item = items[k] as RunItem;
+    const t = item.target;
+    const o: Observed = {
+      kind: 'observed',
+      observation: {
+        host: t.host,
+        port: t.port,
+        serverName: reply.serverName,
+        ok: reply.ok,
+        chain: [],
+        ...(reply.protocol ? { protocol: reply.protocol } : {}),
+        ...(reply.cipher ? { cipher: reply.cipher } : {}),
+      },
+      probedBy: 'controller',
+    };
+    results[k] = {
+      item,
+      outcome: reply.outcome,
+      probedBy: 'controller',
+      entry: reportEntry(item, reply.outcome, o, ref),
+    };
+  });
+  agentIdx.forEach((k, j) => {
+    results[k] = viaAgents[j] as RunResult;
+  });
+  return results;
+}
+
 /**
  * Probes, judges and records `items` inside an open run; returns the judged results. Trust sets are resolved once
  * per distinct set; a definition naming a missing set gets `TrustSetNotFound` for its endpoints.
@@ -430,51 +578,46 @@ async function judgeAndRecord(
     }
     return p;
   };
-  const observed = await observeTargets(
-    ctx,
-    items.map((i) => i.target),
-    opts
-  );
+  const workers = opts.probe ? 0 : (opts.workers ?? defaultSweepWorkers());
+  const onController = items.filter((i) => i.target.probeFrom === 'controller').length;
+  const results =
+    workers > 0 && onController >= (opts.workerThreshold ?? DEFAULT_SWEEP_WORKER_THRESHOLD)
+      ? await judgeOnWorkers(ctx, items, opts, workers, trustFor)
+      : await judgeHere(ctx, items, opts, trustFor);
   const now = ctx.clock.now();
-  const results: RunResult[] = [];
-  for (const [k, item] of items.entries()) {
-    const o = observed[k] as Observed;
-    const trust = await trustFor(item.definition);
-    let outcome: CheckOutcome;
-    if (trust instanceof Error) outcome = failingOutcome('TrustSetNotFound', trust.message);
-    else if (o.kind === 'missing') outcome = failingOutcome(o.reason, o.message);
-    else outcome = evaluateChecks(o.observation, checkContextFor(item, now, trust));
-    const ref = trust && !(trust instanceof Error) ? trust.ref : null;
-    results.push({ item, outcome, probedBy: o.probedBy, entry: reportEntry(item, outcome, o, ref) });
-  }
+  // One multi-row INSERT … SELECT FROM unnest(…) per chunk, through knex (real parameters, arrays included):
+  // building an entity per row costs ≈ 0.4 ms each, which a 1,000-endpoint sweep would feel.
+  const knex = ctx.db.em().getKnex();
   for (let start = 0; start < results.length; start += HISTORY_FLUSH_CHUNK) {
-    const em = ctx.db.em().fork();
-    for (const r of results.slice(start, start + HISTORY_FLUSH_CHUNK)) {
-      const record: MonitoringRecord = {
-        id: crypto.randomUUID(),
-        definitionId: r.item.definition.id,
-        certificateId: r.item.expected?.id ?? null,
-        endpoint: r.entry.endpoint.slice(0, 300),
-        status: r.outcome.status,
-        reason: r.outcome.reason.slice(0, 100),
-        message: r.outcome.message.slice(0, 8000),
-        at: now,
-        runId: run.id,
-        endpointId: r.item.endpointId,
-        leafSha256: r.outcome.leaf?.sha256 ?? null,
-        leafSha1: r.outcome.leaf?.sha1 ?? null,
-        leafNotAfter: r.outcome.leaf ? new Date(r.outcome.leaf.notAfter) : null,
-        probedBy: r.probedBy.slice(0, 100),
-        checks: r.outcome.checks.map((c) => ({
-          code: c.code,
-          status: c.status,
-          message: c.message,
-          ...(c.reason ? { reason: c.reason } : {}),
-        })),
-      };
-      em.persist(em.create(MonitoringHistoryEntity, record));
-    }
-    await em.flush();
+    const chunk = results.slice(start, start + HISTORY_FLUSH_CHUNK);
+    const col = <T>(f: (r: RunResult) => T): T[] => chunk.map(f);
+    const bindings: unknown[] = [
+      now,
+      run.id,
+      col(() => crypto.randomUUID()),
+      col((r) => r.item.definition.id),
+      col((r) => r.item.expected?.id ?? null),
+      col((r) => r.entry.endpoint.slice(0, 300)),
+      col((r) => r.outcome.status),
+      col((r) => r.outcome.reason.slice(0, 100)),
+      col((r) => r.outcome.message.slice(0, 8000)),
+      col((r) => r.item.endpointId),
+      col((r) => r.outcome.leaf?.sha256 ?? null),
+      col((r) => r.outcome.leaf?.sha1 ?? null),
+      col((r) => (r.outcome.leaf ? new Date(r.outcome.leaf.notAfter).toISOString() : null)),
+      col((r) => r.probedBy.slice(0, 100)),
+      col((r) =>
+        JSON.stringify(
+          r.outcome.checks.map((c) => ({
+            code: c.code,
+            status: c.status,
+            message: c.message,
+            ...(c.reason ? { reason: c.reason } : {}),
+          })) satisfies MonitoringRecord['checks']
+        )
+      ),
+    ];
+    await knex.raw(INSERT_HISTORY, bindings as Knex.RawBinding[]); // arrays of nullable values: pg sends NULL elements
   }
   return results;
 }

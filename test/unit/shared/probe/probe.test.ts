@@ -280,6 +280,15 @@ test('S1 probe: 300 concurrent probes share one context and all leave no open co
 test('M6 probe: error codes are the documented set', (t) => {
   t.deepEqual(
     [...PROBE_ERROR_CODES].sort(),
-    ['ConnectRefused', 'ConnectTimeout', 'DnsFailed', 'HandshakeFailed', 'Reset', 'StartTlsRefused', 'Timeout'].sort()
+    [
+      'ConnectRefused',
+      'ConnectTimeout',
+      'DnsFailed',
+      'HandshakeFailed',
+      'Reset',
+      'StartTlsRefused',
+      'Timeout',
+      'Unreachable',
+    ].sort()
   );
 });
