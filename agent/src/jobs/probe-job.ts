@@ -4,7 +4,7 @@
  * served; verdicts are computed by the controller, which also checks that every observation answers an endpoint
  * of this job (an agent may only report for endpoints assigned to it).
  */
-import { probeEndpoint, type ProbeObservation } from '@certfleet/shared';
+import { STARTTLS_PROTOCOLS, probeEndpoint, type ProbeObservation, type StartTlsProtocol } from '@certfleet/shared';
 import type { EndpointObservation, ProbeEndpoints } from '@certfleet/proto';
 
 /** Endpoints per job and concurrent probes: bounded, so a job can never turn the agent into a scanner. */
@@ -34,10 +34,25 @@ export async function runProbeJob(
         };
         continue;
       }
+      const starttls = (STARTTLS_PROTOCOLS as readonly string[]).includes(e.starttls)
+        ? (e.starttls as StartTlsProtocol)
+        : undefined;
+      if (e.starttls && !starttls) {
+        out[i] = {
+          endpoint: e,
+          error: 'InvalidEndpoint',
+          certificateChain: [],
+          protocol: '',
+          cipher: '',
+          handshakeMs: 0,
+        };
+        continue;
+      }
       const o = await probe({
         host: e.host,
         port: e.port,
         ...(e.serverName ? { serverName: e.serverName } : {}),
+        ...(starttls ? { starttls } : {}),
         timeoutMs: 10_000,
       });
       out[i] = {

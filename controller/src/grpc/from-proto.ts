@@ -46,6 +46,7 @@ const endpointSchema = z.object({
   host: z.string().min(1).max(253),
   port: z.number().int().min(1).max(65535),
   serverName: z.string().max(253),
+  starttls: z.enum(['', 'smtp', 'imap', 'pop3', 'ftp']),
 });
 
 const observationSchema = z.object({
@@ -61,7 +62,7 @@ const observationSchema = z.object({
 export interface ProbeReport {
   jobId: string;
   observations: Array<{
-    endpoint: { host: string; port: number; serverName: string };
+    endpoint: { host: string; port: number; serverName: string; starttls: string };
     error: string;
     chain: Buffer[];
     protocol: string;

@@ -18,6 +18,7 @@ import { enqueueProbeJob } from '../../../controller/src/services/agents/probe-j
 import { AgentJobEntity } from '../../../controller/src/storage/entities';
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { issueLeaf } from '../../_helpers/install-bundles';
+import { FAKE_DIALOGUES, fakeStartTlsServer } from '../../_helpers/probe-pki';
 import { tempRoot } from '../agent/_servers';
 
 interface Ctx {
@@ -108,6 +109,27 @@ test.serial('M4 an agent probes an endpoint for the controller and reports the s
   t.regex(obs[1]!.error, /ConnectRefused|Refused|ECONNREFUSED/i);
 });
 
+test.serial('M4 an agent probes through a STARTTLS (SMTP) dialogue', async (t) => {
+  const { tc, agentId } = t.context;
+  const leaf = await issueLeaf('mail.probe.test');
+  const smtp = fakeStartTlsServer(
+    FAKE_DIALOGUES.smtp,
+    tls.createSecureContext({ key: leaf.keyPem, cert: leaf.fullchainPem })
+  );
+  await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+  t.teardown(() => smtp.close());
+  const port = (smtp.address() as { port: number }).port;
+  const job = await enqueueProbeJob(tc.controller.ctx, agentId, [{ host: '127.0.0.1', port, starttls: 'smtp' }]);
+  let row = await jobRow(tc, job.id);
+  for (let i = 0; i < 100 && row.status !== 'done'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    row = await jobRow(tc, job.id);
+  }
+  const [obs] = (row.result as { observations: Array<{ leafSha256: string; error: string }> }).observations;
+  t.is(obs?.error, '');
+  t.is(obs?.leafSha256, leaf.leafSha256);
+});
+
 test.serial(
   'M4 G2 a report for endpoints not assigned to the agent (or another agent’s job) is refused: nothing written',
   async (t) => {
@@ -141,7 +163,7 @@ test.serial(
           rolledBack: false,
           observations: [
             {
-              endpoint: { host, port, serverName: '' },
+              endpoint: { host, port, serverName: '', starttls: '' },
               error: '',
               certificateChain: [crypto.randomBytes(64)],
               protocol: 'TLSv1.3',

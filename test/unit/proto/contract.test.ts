@@ -224,7 +224,7 @@ test.serial('G4 Connect: a Job with a sealed bundle reaches the agent and its Jo
           rolledBack: false,
           observations: [
             {
-              endpoint: { host: 'intranet.example', port: 443, serverName: '' },
+              endpoint: { host: 'intranet.example', port: 443, serverName: '', starttls: '' },
               error: 'timeout',
               certificateChain: [],
               protocol: '',

@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import { CertFleetError } from '@certfleet/shared';
+import { CertFleetError, STARTTLS_PROTOCOLS } from '@certfleet/shared';
 import type { AgentJob } from '../../domain/agent';
 import { AgentEntity, AgentJobEntity } from '../../storage/entities';
 import type { ServiceContext } from '../context';
@@ -17,6 +17,7 @@ export const probeEndpointSchema = z
     host: z.string().min(1).max(253),
     port: z.number().int().min(1).max(65535),
     serverName: z.string().min(1).max(253).optional(),
+    starttls: z.enum(STARTTLS_PROTOCOLS).optional(),
   })
   .strict();
 export type ProbeEndpointInput = z.infer<typeof probeEndpointSchema>;
@@ -34,7 +35,14 @@ export async function enqueueProbeJob(
       throw new CertFleetError('CF_NOT_FOUND', `agents: no active agent ${agentId}`);
     }
     const payload = Buffer.from(
-      JSON.stringify({ endpoints: list.map((e) => ({ host: e.host, port: e.port, serverName: e.serverName ?? '' })) })
+      JSON.stringify({
+        endpoints: list.map((e) => ({
+          host: e.host,
+          port: e.port,
+          serverName: e.serverName ?? '',
+          starttls: e.starttls ?? '',
+        })),
+      })
     );
     return enqueueJob(em, { agentId, kind: 'probe', slot: null, deploymentId: null, payload }, ctx.clock.now());
   });
@@ -66,7 +74,7 @@ export async function recordProbeReport(
   report: {
     jobId: string;
     observations: Array<{
-      endpoint: { host: string; port: number; serverName: string };
+      endpoint: { host: string; port: number; serverName: string; starttls?: string };
       error: string;
       chain: Buffer[];
       protocol: string;
@@ -92,7 +100,8 @@ export async function recordProbeReport(
           (a, i) =>
             a.host === answered[i]?.host &&
             a.port === answered[i]?.port &&
-            (a.serverName ?? '') === (answered[i]?.serverName ?? '')
+            (a.serverName ?? '') === (answered[i]?.serverName ?? '') &&
+            (a.starttls ?? '') === (answered[i]?.starttls ?? '')
         );
       if (!same) {
         throw new CertFleetError(

@@ -44,19 +44,13 @@ export const endpointPatchSchema = endpointInputSchema.partial().strict();
 
 type EndpointFields = Pick<MonitoredEndpoint, 'host' | 'port' | 'serverName' | 'starttls' | 'probeFrom' | 'agentId'>;
 
-/** Cross-field rules: an agent endpoint names an active agent; agent probe jobs carry no STARTTLS dialogue. */
+/** Cross-field rule: an agent endpoint names an active agent. */
 async function assertProbePath(em: Em, e: EndpointFields): Promise<void> {
   if (e.probeFrom === 'controller') return;
   if (!e.agentId) throw new CertFleetError('CF_VALIDATION', 'monitoring: probeFrom "agent" needs an agentId');
   const agent = await em.findOne(AgentEntity, { id: e.agentId });
   if (!agent || agent.status !== 'active') {
     throw new CertFleetError('CF_VALIDATION', `monitoring: agent ${e.agentId} is not an active agent`);
-  }
-  if (e.starttls) {
-    throw new CertFleetError(
-      'CF_VALIDATION',
-      'monitoring: agent probe jobs do not support STARTTLS yet; probe from the controller'
-    );
   }
 }
 

@@ -248,7 +248,12 @@ export async function observeTargets(
             agentId,
             chunk.map((i) => {
               const t = targets[i] as ProbeTarget;
-              return { host: t.host, port: t.port, ...(t.serverName ? { serverName: t.serverName } : {}) };
+              return {
+                host: t.host,
+                port: t.port,
+                ...(t.serverName ? { serverName: t.serverName } : {}),
+                ...(t.starttls ? { starttls: t.starttls } : {}),
+              };
             })
           );
           waiting.set(job.id, chunk);

@@ -211,6 +211,8 @@ export interface Endpoint {
   port: number;
   /** SNI to send; empty means `host`. */
   serverName: string;
+  /** STARTTLS dialogue before the handshake: "smtp", "imap", "pop3", "ftp"; empty means TLS from the first byte. */
+  starttls: string;
 }
 
 /**
@@ -1317,7 +1319,7 @@ export const ProbeEndpoints: MessageFns<ProbeEndpoints> = {
 };
 
 function createBaseEndpoint(): Endpoint {
-  return { host: "", port: 0, serverName: "" };
+  return { host: "", port: 0, serverName: "", starttls: "" };
 }
 
 export const Endpoint: MessageFns<Endpoint> = {
@@ -1330,6 +1332,9 @@ export const Endpoint: MessageFns<Endpoint> = {
     }
     if (message.serverName !== "") {
       writer.uint32(26).string(message.serverName);
+    }
+    if (message.starttls !== "") {
+      writer.uint32(34).string(message.starttls);
     }
     return writer;
   },
@@ -1371,6 +1376,14 @@ export const Endpoint: MessageFns<Endpoint> = {
             message.serverName = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.starttls = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1392,6 +1405,7 @@ export const Endpoint: MessageFns<Endpoint> = {
         : isSet(object.server_name)
         ? globalThis.String(object.server_name)
         : "",
+      starttls: isSet(object.starttls) ? globalThis.String(object.starttls) : "",
     };
   },
 
@@ -1406,6 +1420,9 @@ export const Endpoint: MessageFns<Endpoint> = {
     if (message.serverName !== "") {
       obj.serverName = message.serverName;
     }
+    if (message.starttls !== "") {
+      obj.starttls = message.starttls;
+    }
     return obj;
   },
 
@@ -1417,6 +1434,7 @@ export const Endpoint: MessageFns<Endpoint> = {
     message.host = object.host ?? "";
     message.port = object.port ?? 0;
     message.serverName = object.serverName ?? "";
+    message.starttls = object.starttls ?? "";
     return message;
   },
 };
