@@ -10,3 +10,4 @@ export * from './probe';
 export * from './trust';
 export * from './checks';
 export * from './discovery';
+export * from './revocation';

@@ -18,9 +18,11 @@
  * | WeakKey | `WeakKey` (RSA/DSA < 2048 bits, EC < 256 bits) |
  * | WeakSignature | `WeakSignature` (MD2/MD4/MD5/SHA-1) |
  * | IntermediateExpiring | `IntermediateExpired`, `IntermediateExpiringSoon` (warning) |
+ * | NotRevoked (with `ctx.revocation`) | `CertificateRevoked`; `RevocationUnknown` (warning: asked, no usable answer) |
  */
 import type { CertificateFacts } from './certificate-facts';
 import { hostnameCovered } from './hostname';
+import { notRevoked } from './revocation';
 import type { Check, CheckCode, CheckContext, CheckResult, Evidence } from './types';
 
 const DAY_MS = 86_400_000;
@@ -69,6 +71,8 @@ export function relevantIntermediates(e: Evidence): CertificateFacts[] {
 }
 
 const NO_LEAF = 'no certificate to check';
+
+export { notRevoked };
 
 /** The TLS handshake completed and the server sent a decodable certificate. */
 export const reachable: Check = (e) => {
@@ -338,4 +342,5 @@ export const CHECKS: readonly Check[] = [
   weakKey,
   weakSignature,
   intermediateExpiring,
+  notRevoked,
 ];

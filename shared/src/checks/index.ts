@@ -6,3 +6,4 @@ export { evaluateChecks, gatherEvidence } from './evaluate';
 export { type CertificateFacts, type KeyFacts, type SignatureFacts, certificateFacts } from './certificate-facts';
 export { type HostnameMatch, hostnameCovered, dnsNameMatches, canonicalIp as canonicalIpAddress } from './hostname';
 export { type PathProblem, type PathResult, validatePath } from './path';
+export { type RevocationInfo, notRevoked } from './revocation';

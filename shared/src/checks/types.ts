@@ -2,6 +2,7 @@
 import type { TrustSet } from '../trust/trust-set';
 import type { CertificateFacts } from './certificate-facts';
 import type { PathResult } from './path';
+import type { RevocationInfo } from './revocation';
 
 /**
  * What a probe observed, as far as the checks are concerned. The probe engine's `ProbeObservation` satisfies it
@@ -44,6 +45,11 @@ export interface CheckContext {
   checkName?: string;
   /** Warn when the leaf expires within this many days. @default 30 */
   expiryThresholdDays?: number;
+  /**
+   * The leaf's revocation status, fetched before the checks ran (shared/src/revocation). Absent: not requested,
+   * `NotRevoked` is skipped.
+   */
+  revocation?: RevocationInfo;
 }
 
 /** Identifiers of the checks, in evaluation order. */
@@ -61,6 +67,7 @@ export const CHECK_CODES = [
   'WeakKey',
   'WeakSignature',
   'IntermediateExpiring',
+  'NotRevoked',
 ] as const;
 
 /** One of {@link CHECK_CODES}. */

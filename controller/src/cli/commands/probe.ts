@@ -27,6 +27,7 @@ import {
   type TrustSet,
   STARTTLS_PROTOCOLS,
   SYSTEM_TRUST_SET_NAME,
+  crlRevocationStatus,
   evaluateChecks,
   probeEndpoint,
   sha1Fingerprint,
@@ -81,6 +82,7 @@ interface ProbeCliOptions {
   timeoutMs?: string | boolean;
   trustSet?: string | boolean;
   expectSha256?: string | boolean;
+  checkRevocation?: boolean;
   json?: boolean;
 }
 
@@ -114,7 +116,7 @@ function createProbeCommand(io: ProbeIo, report: (code: number) => void): Comman
   return new Command('probe')
     .description('probe a TLS endpoint and judge its certificate (no database needed)')
     .usage(
-      'HOST:PORT [--servername N | --no-sni] [--starttls smtp|imap|pop3|ftp] [--timeout-ms N] [--trust-set NAME|FILE] [--expect-sha256 HEX] [--json]'
+      'HOST:PORT [--servername N | --no-sni] [--starttls smtp|imap|pop3|ftp] [--timeout-ms N] [--trust-set NAME|FILE] [--expect-sha256 HEX] [--check-revocation] [--json]'
     )
     .argument('[endpoint]', 'HOST:PORT, [IPv6]:PORT')
     .option('--servername [name]', 'SNI to send (default: the host, none for an IP address)')
@@ -123,6 +125,7 @@ function createProbeCommand(io: ProbeIo, report: (code: number) => void): Comman
     .option('--timeout-ms [ms]', 'budget for the whole probe (default 10000)')
     .option('--trust-set [name]', `trusted CA set: '${SYSTEM_TRUST_SET_NAME}' (default) or a PEM file of roots`)
     .option('--expect-sha256 [hex]', 'SHA-256 of the certificate that should be served (Lifecycle-Managed check)')
+    .option('--check-revocation', "fetch the leaf's CRL (http:// distribution points; 5 s, 10 MiB) and check it")
     .option('--json', 'print exactly one JSON object on stdout')
     .allowUnknownOption()
     .allowExcessArguments()
@@ -154,11 +157,17 @@ async function probe(args: readonly string[], options: ProbeCliOptions, io: Prob
       ...(request.starttls ? { starttls: request.starttls } : {}),
       ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
     });
+    const now = new Date();
+    const revocation =
+      options.checkRevocation === true && observation.ok
+        ? await crlRevocationStatus(observation.chain, { now, issuers: trustSet.roots })
+        : undefined;
     const ctx: CheckContext = {
-      now: new Date(),
+      now,
       mode: request.expectSha256 ? 'managed' : 'monitored',
       trustSet,
       ...(request.expectSha256 ? { expectedSha256: request.expectSha256 } : {}),
+      ...(revocation ? { revocation } : {}),
     };
     const result = toProbeJson(observation, ctx);
     io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatHuman(result));

@@ -22,7 +22,10 @@ import {
   type CheckOutcome,
   type ObservedEndpoint,
   type ProbeObservation,
+  type RevocationInfo,
   type StartTlsProtocol,
+  type CrlCache,
+  crlRevocationStatus,
   evaluateChecks,
   probeEndpoint,
 } from '@certfleet/shared';
@@ -98,6 +101,16 @@ export interface MonitorOptions {
   workerThreshold?: number;
   /** Probes in flight per worker thread. @default 48 */
   workerConcurrency?: number;
+  /**
+   * Revocation status (SPEC M6) of controller-probed leaves that name an http:// CRL distribution point: the CRL
+   * is fetched (bounded, cached until nextUpdate) before the checks run, on the main thread or in the worker.
+   * `false` skips it (`NotRevoked` is then skipped). @default true
+   */
+  checkRevocation?: boolean;
+  /** The CRL cache of main-thread lookups. @default the process-wide cache */
+  revocationCache?: CrlCache;
+  /** Budget of one CRL download. @default 5000 */
+  revocationTimeoutMs?: number;
 }
 
 /** What to probe and from where. */
@@ -441,6 +454,37 @@ async function closeRun(ctx: ServiceContext, run: MonitorRun, patch: Partial<Mon
 
 type TrustFor = (def: CertificateDefinition) => Promise<ResolvedTrustSet | Error> | undefined;
 
+/**
+ * Revocation status of each controller-probed leaf that names an http:// CRL distribution point (SPEC M6), with
+ * the served chain and the definition's trust roots as issuer candidates; undefined where not asked.
+ */
+async function revocationsFor(
+  items: readonly RunItem[],
+  observed: readonly Observed[],
+  opts: MonitorOptions,
+  now: Date,
+  trustFor: TrustFor
+): Promise<Array<RevocationInfo | undefined>> {
+  const out = new Array<RevocationInfo | undefined>(items.length);
+  if (opts.checkRevocation === false) return out;
+  await pool(items, opts.concurrency ?? DEFAULT_MONITOR_CONCURRENCY, async (item, k) => {
+    const o = observed[k];
+    if (item.target.probeFrom !== 'controller' || o?.kind !== 'observed' || !o.observation.ok) return;
+    const trust = await trustFor(item.definition);
+    out[k] = await crlRevocationStatus(o.observation.chain, {
+      now,
+      ...(trust && !(trust instanceof Error) ? { issuers: trust.set.roots } : {}),
+      ...(opts.revocationCache ? { cache: opts.revocationCache } : {}),
+      ...(opts.revocationTimeoutMs ? { timeoutMs: opts.revocationTimeoutMs } : {}),
+    }).catch((err: unknown) => ({
+      status: 'unknown' as const,
+      source: 'crl' as const,
+      message: err instanceof Error ? err.message : String(err),
+    }));
+  });
+  return out;
+}
+
 /** Observes on the main thread (and through agents), then judges on the main thread. */
 async function judgeHere(
   ctx: ServiceContext,
@@ -454,6 +498,7 @@ async function judgeHere(
     opts
   );
   const now = ctx.clock.now();
+  const revocations = await revocationsFor(items, observed, opts, now, trustFor);
   const results: RunResult[] = [];
   for (const [k, item] of items.entries()) {
     const o = observed[k] as Observed;
@@ -461,7 +506,13 @@ async function judgeHere(
     let outcome: CheckOutcome;
     if (trust instanceof Error) outcome = failingOutcome('TrustSetNotFound', trust.message);
     else if (o.kind === 'missing') outcome = failingOutcome(o.reason, o.message);
-    else outcome = evaluateChecks(o.observation, checkContextFor(item, now, trust));
+    else {
+      const revocation = revocations[k];
+      outcome = evaluateChecks(o.observation, {
+        ...checkContextFor(item, now, trust),
+        ...(revocation ? { revocation } : {}),
+      });
+    }
     const ref = trust && !(trust instanceof Error) ? trust.ref : null;
     results.push({ item, outcome, probedBy: o.probedBy, entry: reportEntry(item, outcome, o, ref) });
   }
@@ -515,6 +566,9 @@ async function judgeOnWorkers(
       },
       check,
       ...(trustKey === undefined ? {} : { trustKey }),
+      ...(opts.checkRevocation === false
+        ? {}
+        : { revocation: { ...(opts.revocationTimeoutMs ? { timeoutMs: opts.revocationTimeoutMs } : {}) } }),
     });
     jobItems.push({ k, ref: trust?.ref ?? null });
   }

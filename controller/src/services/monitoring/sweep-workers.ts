@@ -16,6 +16,7 @@ import {
   type CheckOutcome,
   type ProbeOptions,
   type TrustSet,
+  crlRevocationStatus,
   evaluateChecks,
   probeEndpoint,
   systemTrustSet,
@@ -49,6 +50,8 @@ export interface SweepJob {
   /** The check context without its trust set; `trustKey` names the set (see {@link SweepTrust}). */
   check: Omit<CheckContext, 'trustSet'>;
   trustKey?: string;
+  /** Fetch the leaf's CRL (http CDP only) before judging; the worker keeps its own CRL cache. */
+  revocation?: { timeoutMs?: number };
 }
 
 /** What came back for one job. */
@@ -112,7 +115,21 @@ function runWorker(init: WorkerInit): void {
         chain: [],
         expiry: { intermediates: [] },
       };
-    else outcome = evaluateChecks(observation, { ...job.check, ...(trustSet ? { trustSet } : {}) });
+    else {
+      const revocation =
+        job.revocation && observation.ok
+          ? await crlRevocationStatus(observation.chain, {
+              now: new Date(job.check.now),
+              ...(trustSet ? { issuers: trustSet.roots } : {}),
+              ...(job.revocation.timeoutMs ? { timeoutMs: job.revocation.timeoutMs } : {}),
+            })
+          : undefined;
+      outcome = evaluateChecks(observation, {
+        ...job.check,
+        ...(trustSet ? { trustSet } : {}),
+        ...(revocation ? { revocation } : {}),
+      });
+    }
     outbox.push({
       id,
       reply: {
