@@ -216,6 +216,22 @@ test.serial(
     t.not(wrong.status, 0);
     t.regex(wrong.stderr, /CF_BUNDLE_SIGNATURE/);
 
+    // A wrong passphrase is refused before anything is written, and no receipt is produced.
+    fs.writeFileSync(path.join(host, 'wrong.txt'), 'aaaa-bbbb-cccc-dddd-eeee-ffff-gggg\n', { mode: 0o600 });
+    const liveBefore = fs.readlinkSync(live);
+    const wrongPass = inNs([
+      'env',
+      '-i',
+      `PATH=${env.PATH}`,
+      ...args
+        .map((a) => (a === path.join(host, 'passphrase.txt') ? path.join(host, 'wrong.txt') : a))
+        .map((a) => (a === path.join(host, 'receipt.json') ? path.join(host, 'receipt-wrong.json') : a)),
+    ]);
+    t.not(wrongPass.status, 0);
+    t.regex(wrongPass.stderr, /CF_BUNDLE_DECRYPT/);
+    t.false(fs.existsSync(path.join(host, 'receipt-wrong.json')));
+    t.is(fs.readlinkSync(live), liveBefore);
+
     // Back at the controller: the receipt is the deploy check.
     const receipt = JSON.parse(fs.readFileSync(path.join(host, 'receipt.json'), 'utf8')) as {
       receipt: string;
