@@ -2,10 +2,16 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AcquisitionDeps } from '../services/acquisition/acquisition-service';
 import type { AgentPki } from '../services/agents/agent-pki';
 import type { ServiceContext } from '../services/context';
-import { authenticate } from '../services/auth-service';
+import { CLIENT_CERT_TLS_OPTIONS } from './access/client-cert';
+import { enforceCsrf } from './access/csrf';
+import { ipAllowListGate } from './access/ip-allow-list';
+import { SECURITY_HEADERS } from './access/security-headers';
+import { authenticateRequest } from './access/session-auth';
+import { registerConsole } from './console';
 import { errorHandler } from './error-handler';
 import { buildOpenApi } from './openapi';
 import { addRoute, type AnyRouteSpec } from './route';
+import { accessSettingsRoutes } from './routes/access-settings';
 import { agentRoutes } from './routes/agents';
 import { authRoutes } from './routes/auth';
 import { caRoutes } from './routes/ca';
@@ -23,6 +29,7 @@ import { notificationRoutes } from './routes/notifications';
 import { productRoutes } from './routes/products';
 import { providerAccountRoutes } from './routes/provider-accounts';
 import { requestRoutes } from './routes/requests';
+import { userRoutes } from './routes/users';
 import type { AddRoute } from './routes/types';
 
 export interface AppOptions {
@@ -38,6 +45,8 @@ export interface AppOptions {
 
 const routeModules = [
   authRoutes,
+  userRoutes,
+  accessSettingsRoutes,
   definitionRoutes,
   requestRoutes,
   certificateRoutes,
@@ -64,27 +73,32 @@ const routeModules = [
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.ctx.log,
-    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
+    ...(opts.https
+      ? {
+          https: {
+            key: opts.https.key,
+            cert: opts.https.cert,
+            minVersion: 'TLSv1.2' as const,
+            ...CLIENT_CERT_TLS_OPTIONS, // SPEC U4: ask for a client certificate, never require one at TLS level
+          },
+        }
+      : {}),
     trustProxy: false,
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // SPEC U2: the IP allow-list runs first, before body parsing and authentication, on every route.
+  const ipGate = ipAllowListGate(opts.ctx);
+  app.addHook('onRequest', async (req) => ipGate.onRequest(req));
   app.addHook('onSend', async (_req, reply) => {
     reply.header('cache-control', 'no-store');
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('strict-transport-security', 'max-age=31536000');
-    reply.header('x-frame-options', 'DENY');
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
   });
+  // SPEC U1: bearer token or session cookie, then CSRF rules for cookie sessions and cross-site requests.
   app.addHook('preHandler', async (req) => {
-    const auth = req.headers.authorization;
-    if (auth?.startsWith('Bearer ')) {
-      try {
-        req.user = await authenticate(opts.ctx, auth.slice(7).trim());
-      } catch {
-        req.user = undefined; // routes that need a user answer CF_UNAUTHORIZED
-      }
-    }
+    await authenticateRequest(opts.ctx, req);
+    enforceCsrf(opts.ctx, req);
   });
 
   const registry: AnyRouteSpec[] = [];
@@ -100,5 +114,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   const openapi = buildOpenApi(registry, opts.version);
   app.get('/api/openapi.json', async () => openapi);
+  await registerConsole(app); // the web console at / (SPEC W1–W12)
   return app;
 }

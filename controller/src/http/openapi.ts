@@ -53,6 +53,8 @@ export function buildOpenApi(routes: AnyRouteSpec[], version: string): Record<st
         },
       },
       ...(r.permission === 'public' ? { security: [] } : {}),
+      /** Who may call it (SPEC U1): `public`, `authenticated` or a permission of domain/user.ts. */
+      'x-certfleet-permission': r.permission,
     };
     (paths[path] ??= {})[r.method.toString().toLowerCase()] = op;
   }
@@ -61,7 +63,11 @@ export function buildOpenApi(routes: AnyRouteSpec[], version: string): Record<st
     info: { title: 'CertFleet controller API', version },
     servers: [{ url: '/' }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        // Browser sessions; state-changing requests also need the x-csrf-token header (SPEC U1).
+        cookie: { type: 'apiKey', in: 'cookie', name: '__Host-certfleet-session' },
+      },
       schemas: {
         Error: {
           type: 'object',
@@ -80,7 +86,7 @@ export function buildOpenApi(routes: AnyRouteSpec[], version: string): Record<st
         },
       },
     },
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { cookie: [] }],
     paths,
   };
 }

@@ -57,35 +57,92 @@ export async function checkCredentials(em: Em, username: string, password: strin
   return user;
 }
 
-/** Logs in: returns a bearer token (only its hash is stored). Failures are audited without the password. */
+/** Why a login was refused, for the audit log (never the password). */
+export type LoginFailureReason = 'password' | 'client-certificate' | 'rate-limited';
+
+/** Audits a refused login in its own transaction (`auth.login_failed`, `details.reason`). */
+export async function auditLoginFailure(
+  ctx: ServiceContext,
+  username: string,
+  remote: string,
+  reason: LoginFailureReason,
+  extra: Record<string, unknown> = {}
+): Promise<void> {
+  const now = ctx.clock.now();
+  await ctx.db.em().transactional((aem) =>
+    appendAudit(
+      aem,
+      {
+        actor: `anonymous@${remote}`,
+        action: 'auth.login_failed',
+        targetType: 'user',
+        targetId: username.slice(0, 100),
+        details: { reason, ...extra },
+      },
+      now
+    )
+  );
+}
+
+/** Audits that repeated failures blocked an (account, address) pair (`auth.login_throttled`). */
+export async function auditLoginThrottled(
+  ctx: ServiceContext,
+  username: string,
+  remote: string,
+  blockedForSeconds: number
+): Promise<void> {
+  await ctx.db.em().transactional((aem) =>
+    appendAudit(
+      aem,
+      {
+        actor: `anonymous@${remote}`,
+        action: 'auth.login_throttled',
+        targetType: 'user',
+        targetId: username.slice(0, 100),
+        details: { remote, blockedForSeconds },
+      },
+      ctx.clock.now()
+    )
+  );
+}
+
+export interface LoginOptions {
+  /** How the session will be carried: a bearer token (CLI/API) or the browser cookie. Audited. @default 'bearer' */
+  via?: 'bearer' | 'cookie';
+  /** The session token the request already carried (cookie): that session is deleted (rotation at login). */
+  replacesToken?: string | null;
+}
+
+/**
+ * Logs in: returns a new session token (only its hash is stored; a new session at every login). Failures are
+ * audited without the password.
+ */
 export async function login(
   ctx: ServiceContext,
   username: string,
   password: string,
-  remote: string
+  remote: string,
+  options: LoginOptions = {}
 ): Promise<{ token: string; user: SessionUser }> {
-  const em = ctx.db.em();
-  return em.transactional(async (tem) => {
+  // The password check (scrypt) runs outside any transaction: holding a pooled connection during it, and needing a
+  // second one to audit a failure, would let a burst of concurrent wrong passwords exhaust the pool.
+  let checked: User;
+  try {
+    checked = await checkCredentials(ctx.db.em(), username, password);
+  } catch (err) {
+    await auditLoginFailure(ctx, username, remote, 'password');
+    throw err;
+  }
+  return ctx.db.em().transactional(async (tem) => {
     const now = ctx.clock.now();
-    let user: User;
-    try {
-      user = await checkCredentials(tem, username, password);
-    } catch (err) {
-      // Record the failure in its own transaction: this one rolls back.
-      await ctx.db.em().transactional((aem) =>
-        appendAudit(
-          aem,
-          {
-            actor: `anonymous@${remote}`,
-            action: 'auth.login_failed',
-            targetType: 'user',
-            targetId: username.slice(0, 100),
-          },
-          now
-        )
-      );
-      throw err;
+    const user = await tem.findOne(UserEntity, { id: checked.id });
+    // Changed or deleted meanwhile: the checked password may no longer be the user's.
+    if (!user || user.passwordHash !== checked.passwordHash) {
+      throw new CertFleetError('CF_UNAUTHORIZED', 'auth: invalid user name or password');
     }
+    const rotated = options.replacesToken
+      ? await tem.nativeDelete(ApiSessionEntity, { tokenSha256: sha256(options.replacesToken) })
+      : 0;
     const token = crypto.randomBytes(32).toString('base64url');
     const session = tem.create(ApiSessionEntity, {
       id: crypto.randomUUID(),
@@ -103,7 +160,7 @@ export async function login(
         action: 'auth.login',
         targetType: 'user',
         targetId: user.username,
-        details: { remote },
+        details: { remote, via: options.via ?? 'bearer', ...(rotated ? { replacedSession: true } : {}) },
       },
       now
     );
@@ -143,8 +200,22 @@ export async function authenticate(ctx: ServiceContext, token: string): Promise<
   };
 }
 
-export async function logout(ctx: ServiceContext, sessionId: string): Promise<void> {
-  await ctx.db.em().nativeDelete(ApiSessionEntity, { id: sessionId });
+/** Ends one session (audited as `auth.logout`). */
+export async function logout(ctx: ServiceContext, user: SessionUser, remote: string): Promise<void> {
+  await ctx.db.em().transactional(async (em) => {
+    await em.nativeDelete(ApiSessionEntity, { id: user.sessionId });
+    await appendAudit(
+      em,
+      {
+        actor: `user:${user.username}`,
+        action: 'auth.logout',
+        targetType: 'user',
+        targetId: user.username,
+        details: { remote },
+      },
+      ctx.clock.now()
+    );
+  });
 }
 
 /** Changes a password after checking the current one; every session of the user ends (a new login is needed). */

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { raw as rawSql } from '@mikro-orm/core';
 import { z } from 'zod';
 import { CertFleetError } from '@certfleet/shared';
 import {
@@ -151,27 +152,73 @@ export async function cloneDefinition(
   });
 }
 
+/** Overview filters by state (SPEC W1): no current certificate, inside the renewal lead time, expired, process open. */
+export const definitionStateFilters = ['no-certificate', 'expiring', 'expired', 'in-progress'] as const;
+
 export const definitionListQuerySchema = z
   .object({
     q: z.string().max(200).optional().describe('substring of name or common name'),
     operationMode: z.enum(['managed', 'monitored']).optional(),
+    processMode: z.enum(['interactive', 'unattended']).optional(),
+    state: z
+      .enum(definitionStateFilters)
+      .optional()
+      .describe(
+        'no-certificate: no current certificate; expiring: current certificate inside the renewal lead time (or ' +
+          'expired); expired: current certificate expired; in-progress: an acquisition process is open'
+      ),
+    withStatus: z
+      .enum(['true', 'false'])
+      .optional()
+      .describe('true: each item carries `status` (the overview columns: current, next, deployment, monitor)'),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     offset: z.coerce.number().int().min(0).default(0),
   })
   .strict();
 
+const CURRENT_CERT = (alias: string) =>
+  `select 1 from certificates c where c.definition_id = ${alias}.id and c.is_current`;
+
+function stateCondition(state: (typeof definitionStateFilters)[number], now: Date): Record<string, unknown> {
+  switch (state) {
+    case 'no-certificate':
+      return { [rawSql((a: string) => `not exists (${CURRENT_CERT(a)})`)]: [] };
+    case 'expired':
+      return { [rawSql((a: string) => `exists (${CURRENT_CERT(a)} and c.not_after <= ?)`, [now])]: [] };
+    case 'expiring':
+      return {
+        [rawSql(
+          (a: string) =>
+            `exists (${CURRENT_CERT(a)} and c.not_after - make_interval(days => ${a}.renewal_lead_days) <= ?)`,
+          [now]
+        )]: [],
+      };
+    case 'in-progress':
+      return {
+        [rawSql(
+          (a: string) =>
+            `exists (select 1 from certificate_requests r where r.definition_id = ${a}.id ` +
+            `and r.status not in ('completed', 'cancelled', 'failed'))`
+        )]: [],
+      };
+  }
+}
+
 /** Server-side paging and filtering (lists stay fast with many definitions). */
 export async function listDefinitions(
   em: Em,
-  raw: unknown
+  raw: unknown,
+  now: Date = new Date()
 ): Promise<{ items: CertificateDefinition[]; total: number }> {
   const q = parseInput(definitionListQuerySchema, raw, 'definition.list');
   const where: Record<string, unknown> = {};
   if (q.operationMode) where.operationMode = q.operationMode;
+  if (q.processMode) where.processMode = q.processMode;
   if (q.q) {
     const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     where.$or = [{ name: { $ilike: like } }, { subject: { commonName: { $ilike: like } } }];
   }
+  if (q.state) Object.assign(where, stateCondition(q.state, now));
   const [items, total] = await em.findAndCount(DefinitionEntity, where, {
     orderBy: { name: 'asc' },
     limit: q.limit,

@@ -9,6 +9,7 @@ import {
   updateDefinition,
 } from '../../services/definition-service';
 import { definitionInputSchema, definitionPatchSchema } from '../../domain/definition';
+import { definitionStatuses } from '../../services/definition-overview-service';
 import { actorOf, type RouteModule } from './types';
 
 const idParams = z.object({ id: z.uuid() }).strict();
@@ -17,11 +18,18 @@ export const definitionRoutes: RouteModule = (add, { ctx }) => {
   add({
     method: 'GET',
     url: '/api/v1/definitions',
-    summary: 'List certificate definitions (paged, filtered) — SPEC R1',
+    summary: 'List certificate definitions (paged, filtered; withStatus=true adds the overview columns) — SPEC R1, W1',
     tags: ['definitions'],
     permission: 'repository:read',
     query: definitionListQuerySchema,
-    handler: async ({ query }) => listDefinitions(ctx.db.em(), query),
+    handler: async ({ query }) => {
+      const em = ctx.db.em().fork();
+      const now = ctx.clock.now();
+      const page = await listDefinitions(em, query, now);
+      if (query.withStatus !== 'true') return page;
+      const statuses = await definitionStatuses(em, page.items, now);
+      return { ...page, items: page.items.map((d) => ({ ...d, status: statuses.get(d.id) })) };
+    },
   });
   add({
     method: 'POST',

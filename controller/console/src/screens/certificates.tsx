@@ -1,0 +1,202 @@
+import type { JSX } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import {
+  deployNow,
+  listCertificates,
+  listDeployments,
+  type CertificateRow,
+  type DeploymentRow,
+  type Page,
+} from '../api';
+import { commonNameOf, formatDate, formatDateTime, plural } from '../format';
+import { ErrorText, Notice, StatusBadge } from '../components/messages';
+import { Pager } from '../components/pager';
+import { ScreenHeading } from '../components/screen-heading';
+
+const PAGE_SIZE = 50;
+const DAY_MS = 86_400_000;
+
+function daysLeft(notAfter: string): number {
+  return Math.floor((new Date(notAfter).getTime() - Date.now()) / DAY_MS);
+}
+
+/** Outcome of "deploy now" for one certificate, shown in its row. */
+type DeployOutcome = { ok: true; text: string } | { ok: false; error: unknown };
+
+/**
+ * W3 certificates and deployment processes (manual §4.2.3): the certificates (current ones by default) with
+ * "deploy now", and the deployment processes with their status.
+ */
+export function CertificatesScreen(): JSX.Element {
+  const [currentOnly, setCurrentOnly] = useState(true);
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState<Page<CertificateRow> | null>(null);
+  const [deployments, setDeployments] = useState<DeploymentRow[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [outcomes, setOutcomes] = useState<Record<string, DeployOutcome>>({});
+  const [busy, setBusy] = useState<string | null>(null);
+
+  const loadDeployments = useCallback(() => {
+    listDeployments()
+      .then(setDeployments)
+      .catch((err: unknown) => setError(err));
+  }, []);
+  useEffect(() => {
+    listCertificates({ ...(currentOnly ? { current: 'true' as const } : {}), limit: PAGE_SIZE, offset })
+      .then((p) => {
+        setPage(p);
+        setError(null);
+      })
+      .catch((err: unknown) => setError(err));
+  }, [currentOnly, offset]);
+  useEffect(loadDeployments, [loadDeployments]);
+
+  const deploy = async (c: CertificateRow): Promise<void> => {
+    setBusy(c.id);
+    try {
+      const rows = await deployNow(c.id);
+      const text = rows.length
+        ? `Deployment requested: ${plural(rows.length, 'agent deployment')} queued.`
+        : 'Deployment requested: no agent targets; manual and offline targets are waiting for delivery.';
+      setOutcomes((o) => ({ ...o, [c.id]: { ok: true, text } }));
+      loadDeployments();
+    } catch (err) {
+      setOutcomes((o) => ({ ...o, [c.id]: { ok: false, error: err } }));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <>
+      <ScreenHeading wid="W3">Certificates and deployments</ScreenHeading>
+      <section aria-labelledby="certs-heading">
+        <h2 id="certs-heading">Certificates</h2>
+        <div class="filters">
+          <div class="field field-check">
+            <input
+              id="certs-current"
+              type="checkbox"
+              checked={currentOnly}
+              onChange={(e) => {
+                setOffset(0);
+                setCurrentOnly(e.currentTarget.checked);
+              }}
+            />
+            <label for="certs-current">Current certificates only</label>
+          </div>
+        </div>
+        <ErrorText error={error} />
+        {page && page.total === 0 ? <p class="empty">No certificates.</p> : null}
+        {page && page.total > 0 ? (
+          <div class="table-wrap">
+            <table class="data" id="certificates-table">
+              <caption>{plural(page.total, 'certificate')}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Common name</th>
+                  <th scope="col">Issuer</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">Private key</th>
+                  <th scope="col">Source</th>
+                  <th scope="col">Deployment</th>
+                </tr>
+              </thead>
+              <tbody>
+                {page.items.map((c) => {
+                  const left = daysLeft(c.notAfter);
+                  const outcome = outcomes[c.id];
+                  const cn = commonNameOf(c.subject);
+                  return (
+                    <tr key={c.id} data-certificate={cn}>
+                      <th scope="row">
+                        <span class="name">{cn}</span>
+                        <span class="sub">{c.sans.slice(0, 3).join(', ')}</span>
+                      </th>
+                      <td>{commonNameOf(c.issuer)}</td>
+                      <td class="nowrap">
+                        {formatDate(c.notAfter)}
+                        <span class="sub">
+                          <StatusBadge
+                            state={left < 0 ? 'expired' : left < 30 ? 'expiring' : 'valid'}
+                            label={left < 0 ? 'expired' : `${plural(left, 'day')} left`}
+                          />
+                        </span>
+                      </td>
+                      <td>{c.privateKeyId ? 'in repository' : 'none'}</td>
+                      <td>
+                        {c.source}
+                        {c.isCurrent ? <span class="sub">current</span> : null}
+                      </td>
+                      <td class="row-action">
+                        <button
+                          type="button"
+                          disabled={busy === c.id}
+                          aria-describedby={outcome ? `deploy-outcome-${c.id}` : undefined}
+                          onClick={() => void deploy(c)}
+                        >
+                          Deploy now<span class="visually-hidden"> {cn}</span>
+                        </button>
+                        {outcome ? (
+                          outcome.ok ? (
+                            <p class="notice" role="status" id={`deploy-outcome-${c.id}`}>
+                              {outcome.text}
+                            </p>
+                          ) : (
+                            <ErrorText error={outcome.error} id={`deploy-outcome-${c.id}`} />
+                          )
+                        ) : null}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+        {page ? (
+          <Pager label="Certificates" offset={offset} limit={PAGE_SIZE} total={page.total} onOffset={setOffset} />
+        ) : null}
+      </section>
+      <section aria-labelledby="deployments-heading">
+        <h2 id="deployments-heading">Deployment processes</h2>
+        {deployments === null ? <p role="status">Loading deployments…</p> : null}
+        {deployments && deployments.length === 0 ? (
+          <Notice>No deployment processes yet (agent and offline deployments appear here).</Notice>
+        ) : null}
+        {deployments && deployments.length > 0 ? (
+          <div class="table-wrap">
+            <table class="data" id="deployments-table">
+              <caption>Latest {plural(deployments.length, 'deployment')}, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Server</th>
+                  <th scope="col">Method</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Detail</th>
+                  <th scope="col">Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {deployments.map((d) => (
+                  <tr key={d.id}>
+                    <th scope="row">
+                      {d.target.serverName ?? '—'}
+                      <span class="sub">{d.target.serverType ?? ''}</span>
+                    </th>
+                    <td>{d.method}</td>
+                    <td>
+                      <StatusBadge state={d.status} label={d.status} />
+                    </td>
+                    <td>{d.message ?? d.reason ?? ''}</td>
+                    <td>{formatDateTime(d.updatedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+      </section>
+    </>
+  );
+}

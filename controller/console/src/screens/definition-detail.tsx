@@ -1,0 +1,232 @@
+import type { JSX } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import {
+  getDefinition,
+  listDefinitionCertificates,
+  listRequests,
+  startAcquisition,
+  type CertificateRow,
+  type Definition,
+  type RequestRow,
+} from '../api';
+import { commonNameOf, formatDate, formatDateTime } from '../format';
+import { ErrorText, Notice, StatusBadge } from '../components/messages';
+import { ScreenHeading } from '../components/screen-heading';
+import { Link, type Location } from '../router';
+import { RequestActions, requestStep } from './requests';
+
+const SAVED: Record<string, string> = {
+  created: 'Definition created.',
+  updated: 'Changes saved.',
+  cloned: 'Definition cloned. This is the copy.',
+  imported: 'Certificate imported.',
+};
+
+/** W1 definition detail: the requirement, its certificates, its requests (processes) and its deployment targets. */
+export function DefinitionDetailScreen(props: { id: string; loc: Location }): JSX.Element {
+  const [def, setDef] = useState<Definition | null>(null);
+  const [certs, setCerts] = useState<CertificateRow[] | null>(null);
+  const [requests, setRequests] = useState<RequestRow[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [startError, setStartError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(SAVED[props.loc.query.get('saved') ?? ''] ?? null);
+  const [busy, setBusy] = useState(false);
+
+  const load = useCallback(() => {
+    Promise.all([getDefinition(props.id), listDefinitionCertificates(props.id), listRequests(props.id)])
+      .then(([d, c, r]) => {
+        setDef(d);
+        setCerts(c.items);
+        setRequests(r.items);
+      })
+      .catch(setError);
+  }, [props.id]);
+  useEffect(load, [load]);
+
+  const start = async (): Promise<void> => {
+    setBusy(true);
+    setStartError(null);
+    try {
+      const r = await startAcquisition(props.id);
+      setNotice(`Acquisition started: ${requestStep(r.request)}.`);
+      load();
+    } catch (err) {
+      setStartError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!def) {
+    return (
+      <>
+        <p class="breadcrumb">
+          <Link href="/definitions">Certificate definitions</Link>
+        </p>
+        <ScreenHeading wid="W1">Certificate definition</ScreenHeading>
+        {error ? <ErrorText error={error} /> : <p role="status">Loading…</p>}
+      </>
+    );
+  }
+  const sans = def.sans.map((s) => (s.type === 'dns' ? s.value : `${s.type}:${s.value}`)).join(', ');
+  return (
+    <>
+      <p class="breadcrumb">
+        <Link href="/definitions">Certificate definitions</Link>
+      </p>
+      <ScreenHeading wid="W1">Definition {def.name}</ScreenHeading>
+      <Notice>{notice}</Notice>
+      <ErrorText error={error} />
+      <div class="actions toolbar">
+        <Link class="button-link" href={`/definitions/${def.id}/edit`}>
+          Edit
+        </Link>
+        <Link class="button-link" href={`/definitions/${def.id}/clone`}>
+          Clone
+        </Link>
+        {def.operationMode === 'managed' ? (
+          <button type="button" onClick={() => void start()} disabled={busy} aria-describedby="start-error">
+            Start acquisition
+          </button>
+        ) : null}
+      </div>
+      <ErrorText error={startError} id="start-error" />
+      <section class="panel" aria-labelledby="def-facts">
+        <h2 id="def-facts">Requirement</h2>
+        <dl class="facts">
+          <dt>Common name</dt>
+          <dd>{def.subject.commonName}</dd>
+          <dt>Subject alternative names</dt>
+          <dd>{sans || '—'}</dd>
+          <dt>Organization</dt>
+          <dd>{def.subject.organization ?? '—'}</dd>
+          <dt>Key type</dt>
+          <dd>{def.keySpec}</dd>
+          <dt>Issuer</dt>
+          <dd>{def.issuerType}</dd>
+          <dt>Operation mode</dt>
+          <dd>{def.operationMode === 'managed' ? 'lifecycle managed' : 'monitoring only'}</dd>
+          <dt>Process mode</dt>
+          <dd>{def.processMode}</dd>
+          <dt>Renewal lead time</dt>
+          <dd>{def.renewalLeadDays} days</dd>
+          <dt>Trusted CA set</dt>
+          <dd>{def.trustedCaSetId ?? 'system (default)'}</dd>
+        </dl>
+      </section>
+
+      <section aria-labelledby="def-certs">
+        <h2 id="def-certs">Certificates</h2>
+        {certs && certs.length > 0 ? (
+          <div class="table-wrap">
+            <table class="data" id="definition-certificates">
+              <caption>Certificates of {def.name}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Subject</th>
+                  <th scope="col">Serial</th>
+                  <th scope="col">Valid</th>
+                  <th scope="col">Key</th>
+                  <th scope="col">Source</th>
+                </tr>
+              </thead>
+              <tbody>
+                {certs.map((c) => (
+                  <tr key={c.id}>
+                    <th scope="row">
+                      {commonNameOf(c.subject)}
+                      {c.isCurrent ? (
+                        <>
+                          {' '}
+                          <StatusBadge state="valid" label="current" />
+                        </>
+                      ) : null}
+                      <span class="sub">issuer {commonNameOf(c.issuer)}</span>
+                    </th>
+                    <td>
+                      <code>{c.serial}</code>
+                    </td>
+                    <td class="nowrap">
+                      {formatDate(c.notBefore)} – {formatDate(c.notAfter)}
+                    </td>
+                    <td>{c.privateKeyId ? 'stored' : 'none'}</td>
+                    <td>{c.source}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p class="empty">No certificates yet.</p>
+        )}
+      </section>
+
+      <section aria-labelledby="def-requests">
+        <h2 id="def-requests">Requests</h2>
+        {requests && requests.length > 0 ? (
+          <div class="table-wrap">
+            <table class="data" id="definition-requests">
+              <caption>Requests of {def.name}, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Started</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col">Step</th>
+                  <th scope="col">Action</th>
+                </tr>
+              </thead>
+              <tbody>
+                {requests.map((r) => (
+                  <tr key={r.id}>
+                    <th scope="row">{formatDateTime(r.createdAt)}</th>
+                    <td>{r.kind}</td>
+                    <td>
+                      {requestStep(r)}
+                      {r.lastError ? <span class="sub">last error: {r.lastError}</span> : null}
+                    </td>
+                    <td class="row-action">
+                      <RequestActions request={r} onDone={load} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p class="empty">No requests yet.</p>
+        )}
+      </section>
+
+      <section aria-labelledby="def-targets">
+        <h2 id="def-targets">Deployment targets</h2>
+        {def.deployTargets.length > 0 ? (
+          <div class="table-wrap">
+            <table class="data" id="definition-targets">
+              <caption>Where the certificate of {def.name} is deployed</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Server</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Delivery</th>
+                </tr>
+              </thead>
+              <tbody>
+                {def.deployTargets.map((t, i) => (
+                  <tr key={`${t.serverName}-${i}`}>
+                    <th scope="row">{t.serverName}</th>
+                    <td>{t.serverType}</td>
+                    <td>
+                      {typeof t.method === 'string' ? t.method : typeof t.agentId === 'string' ? 'agent' : 'manual'}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : (
+          <p class="empty">No deployment targets.</p>
+        )}
+      </section>
+    </>
+  );
+}

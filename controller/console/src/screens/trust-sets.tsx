@@ -1,0 +1,134 @@
+import type { JSX } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { createTrustSet, listTrustSets, type TrustSetRow } from '../api';
+import { formatDate } from '../format';
+import { ErrorText, Notice } from '../components/messages';
+import { Field, formErrors, NO_ERRORS, type FormErrors } from '../components/form';
+import { ScreenHeading } from '../components/screen-heading';
+
+/**
+ * W9 trusted CA sets (SPEC T1, T2): the shipped system set (the default for monitoring and discovery) and
+ * user-defined sets of CA roots, created from uploaded or pasted PEM. A definition picks its set in its form.
+ */
+export function TrustSetsScreen(): JSX.Element {
+  const [sets, setSets] = useState<TrustSetRow[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const load = useCallback(() => {
+    listTrustSets().then(setSets).catch(setError);
+  }, []);
+  useEffect(load, [load]);
+  return (
+    <>
+      <ScreenHeading wid="W9">Trusted CA sets</ScreenHeading>
+      <p class="hint">
+        The system set is the default for every definition and for discovery; a definition can name another set.
+      </p>
+      <ErrorText error={error} />
+      <Notice>{notice}</Notice>
+      {sets?.map((s) => (
+        <details class="panel trust-set" key={s.id} data-set={s.name} open={s.source === 'user'}>
+          <summary>
+            <strong>{s.name}</strong> — {s.roots.length} root(s),{' '}
+            {s.source === 'system' ? `system set (default), version ${s.version}` : 'user-defined'}
+          </summary>
+          {s.description ? <p>{s.description}</p> : null}
+          <div class="table-wrap">
+            <table class="data">
+              <caption>Roots of {s.name}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Subject</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">SHA-256</th>
+                </tr>
+              </thead>
+              <tbody>
+                {s.roots.map((r) => (
+                  <tr key={r.sha256}>
+                    <th scope="row">{r.subject}</th>
+                    <td>{formatDate(r.notAfter)}</td>
+                    <td>
+                      <code class="hash">{r.sha256.slice(0, 16)}…</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </details>
+      ))}
+      <CreateSetForm
+        onCreated={(s) => {
+          setNotice(`Trusted CA set ${s.name} created with ${s.roots.length} root(s).`);
+          load();
+        }}
+      />
+    </>
+  );
+}
+
+function CreateSetForm(props: { onCreated: (s: TrustSetRow) => void }): JSX.Element {
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [pem, setPem] = useState('');
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const s = await createTrustSet({
+        name: name.trim(),
+        description: description.trim() || null,
+        ...(pem.trim() ? { pem } : {}),
+      });
+      setName('');
+      setDescription('');
+      setPem('');
+      props.onCreated(s);
+    } catch (err) {
+      // Root problems (not a CA, unparsable PEM) come back as CF_VALIDATION about the PEM.
+      const fe = formErrors(err, ['name', 'description', 'pem'], { CF_CONFLICT: 'name' });
+      if (fe.form && /pem|certificate|root/i.test(String((err as Error).message))) {
+        setErrors({ fields: { ...fe.fields, pem: (err as Error).message }, form: null });
+      } else setErrors(fe);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="form panel" noValidate onSubmit={(e) => void submit(e)} aria-labelledby="new-set-title">
+      <h2 id="new-set-title">New trusted CA set</h2>
+      <ErrorText error={errors.form} />
+      <Field id="set-name" label="Name" error={errors.fields.name}>
+        {(a) => <input {...a} value={name} onInput={(e) => setName(e.currentTarget.value)} />}
+      </Field>
+      <Field id="set-description" label="Description (optional)" error={errors.fields.description}>
+        {(a) => <input {...a} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />}
+      </Field>
+      <Field id="set-file" label="Root certificates file (PEM)" hint="Or paste the PEM below.">
+        {(a) => (
+          <input
+            {...a}
+            type="file"
+            accept=".pem,.crt,.cer,text/plain"
+            onChange={(e) => {
+              const f = e.currentTarget.files?.[0];
+              if (f) void f.text().then(setPem);
+            }}
+          />
+        )}
+      </Field>
+      <Field id="set-pem" label="Root certificates (PEM)" error={errors.fields.pem}>
+        {(a) => <textarea {...a} class="pem" rows={6} value={pem} onInput={(e) => setPem(e.currentTarget.value)} />}
+      </Field>
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy}>
+          Create set
+        </button>
+      </div>
+    </form>
+  );
+}
