@@ -21,6 +21,7 @@ import type { AgentConfig } from './config';
 import type { InstallOptions } from './installers/apply-plan';
 import { runInstallJob } from './jobs/install-job';
 import { runProbeJob } from './jobs/probe-job';
+import { ScanJobs, type ScanSink } from './jobs/scan-job';
 import type { StateStore, StoredResult } from './state/state-store';
 
 export type AgentLifecycle = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
@@ -57,6 +58,8 @@ export class AgentRuntime extends EventEmitter {
   private loop: Promise<void> | null = null;
   private readonly log: AgentLog;
   private readonly random: () => number;
+  /** Discovery scans run beside the job queue (scan-job.ts). */
+  private readonly scans = new ScanJobs();
 
   constructor(private readonly opts: AgentRuntimeOptions) {
     super();
@@ -76,6 +79,7 @@ export class AgentRuntime extends EventEmitter {
     this.current?.call.cancel();
     this.wake?.();
     await this.loop?.catch(() => undefined);
+    await this.scans.stop();
     if (this.lifecycle === 'STOPPING') this.lifecycle = 'STOPPED';
   }
 
@@ -156,9 +160,17 @@ export class AgentRuntime extends EventEmitter {
       let queue: Promise<void> = Promise.resolve();
       const renewIn = Math.max(1000, Math.min(renewDue.getTime() - Date.now(), 2 ** 31 - 1));
       const renewTimer = setTimeout(() => call.cancel(), renewIn); // reconnect renews first
+      const scanSink: ScanSink = (message) => {
+        try {
+          call.write(message);
+        } catch {
+          /* the stream is gone: the next one gets a replay on redelivery */
+        }
+      };
       const done = (err?: unknown) => {
         if (heartbeat) clearInterval(heartbeat);
         clearTimeout(renewTimer);
+        this.scans.detach(scanSink);
         this.current = null;
         if (err) reject(err);
         else resolve();
@@ -176,6 +188,19 @@ export class AgentRuntime extends EventEmitter {
             }, every);
             heartbeat.unref();
           }
+        } else if (msg.payload?.$case === 'cancelJob') {
+          const { jobId } = msg.payload.value;
+          if (this.scans.cancel(jobId)) this.log.info({ jobId }, 'scan cancelled by the controller');
+        } else if (msg.payload?.$case === 'job' && msg.payload.value.kind?.$case === 'scanNetwork') {
+          // Beside the queue: a scan may run for minutes and must not hold back installs.
+          const job = msg.payload.value;
+          const scanJob = msg.payload.value.kind.value;
+          this.scans
+            .handle(job.jobId, scanJob, scanSink)
+            .then(() => this.emit('job-finished', job.jobId, { status: 'scanned' }))
+            .catch((err: unknown) => {
+              this.log.warn({ jobId: job.jobId, err: (err as Error).message }, 'scan job failed unexpectedly');
+            });
         } else if (msg.payload?.$case === 'job') {
           const job = msg.payload.value;
           queue = queue

@@ -8,6 +8,15 @@ export const CONTROLLER_GRPC_NAME = 'controller.certfleet.internal';
 /** Largest message an agent sends (results, observations). */
 export const MAX_AGENT_MESSAGE_BYTES = 1024 * 1024;
 
+/**
+ * Most bytes of discovered endpoints in one ScanProgress message (SPEC S1): well under
+ * {@link MAX_AGENT_MESSAGE_BYTES}, leaving room for the envelope and the counters.
+ */
+export const MAX_SCAN_CHUNK_BYTES = 768 * 1024;
+
+/** Most discovered endpoints in one ScanProgress message. */
+export const MAX_SCAN_CHUNK_ENDPOINTS = 256;
+
 /** Largest message the controller sends (a job carrying a sealed bundle of at most 20 MiB). */
 export const MAX_CONTROLLER_MESSAGE_BYTES = 24 * 1024 * 1024;
 

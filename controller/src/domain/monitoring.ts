@@ -3,8 +3,24 @@
  * Pure types; the probe engine and the checks live in the shared code (shared/src/probe, shared/src/checks).
  */
 
-/** Who probes an endpoint: the controller itself, or a named agent that can reach it (M4). */
-export type ProbeFrom = 'controller' | 'agent';
+/**
+ * Who probes an endpoint (M4): the controller itself, a named agent that can reach it, or any connected agent of a
+ * site (the run picks one and re-assigns once when it does not answer).
+ */
+export type ProbeFrom = 'controller' | 'agent' | 'site';
+
+/** The prober as one tagged value (the API's `prober`); stored as `probe_from` + `agent_id` / `site`. */
+export type Prober = { kind: 'controller' } | { kind: 'agent'; agentId: string } | { kind: 'site'; site: string };
+
+/** A site label: letters, digits, `.`, `_`, `-`; 1–63 characters, starting and ending with a letter or digit. */
+export const SITE_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+/** The prober of a stored endpoint (an agent endpoint whose agent was deleted keeps `agentId` null). */
+export function proberOf(e: Pick<MonitoredEndpoint, 'probeFrom' | 'agentId' | 'site'>): Prober | null {
+  if (e.probeFrom === 'controller') return { kind: 'controller' };
+  if (e.probeFrom === 'agent') return e.agentId ? { kind: 'agent', agentId: e.agentId } : null;
+  return e.site ? { kind: 'site', site: e.site } : null;
+}
 
 export interface MonitoredEndpoint {
   id: string;
@@ -17,13 +33,20 @@ export interface MonitoredEndpoint {
   probeFrom: ProbeFrom;
   /** The agent that probes it when `probeFrom` is `agent`. */
   agentId: string | null;
+  /** The site whose connected agents probe it when `probeFrom` is `site`. */
+  site?: string | null;
   /** False: left out of scheduled runs (SPEC D6 "disable periodic monitoring"). */
   enabled: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
 
-export type MonitorRunStatus = 'running' | 'finished' | 'failed';
+/**
+ * `requested`: asked for (e.g. by `certfleet monitor run-now` in another process), waiting for a running controller
+ * to claim it; `running`; then `finished`, `failed` (an unexpected error), `interrupted` (the controller stopped or
+ * died, or the run stalled; `done` tells how far it got) or `cancelled` (a request no controller claimed).
+ */
+export type MonitorRunStatus = 'requested' | 'running' | 'finished' | 'failed' | 'interrupted' | 'cancelled';
 
 export interface MonitorRun {
   id: string;
@@ -38,6 +61,16 @@ export interface MonitorRun {
   failing: number;
   /** Per-endpoint summary for the run report (JSON; the HTML report is rendered from it). */
   report: Record<string, unknown> | null;
+  /** Endpoints observed so far (progress; `endpoints` is the total once the run has selected them). */
+  done?: number;
+  /** Who asked for a requested run (`cli:<user>`, `user:<name>`). */
+  requestedBy?: string | null;
+  /** What a requested run covers (`{ definitionId? }`). */
+  request?: Record<string, unknown> | null;
+  /** The process executing the run (`host:pid`). */
+  owner?: string | null;
+  /** Last sign of life of the executing process (progress is written with it). */
+  heartbeatAt?: Date | null;
 }
 
 /** A user-defined set of trusted roots (T2); the system set (Mozilla via Debian ca-certificates) is built in. */

@@ -2,10 +2,12 @@
  * Validation of decoded agent messages (STYLE §7.7): ts-proto gives types, proto3 has no `required`, so every
  * message from an agent passes a zod schema here before a service sees it.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
-import { CertFleetError } from '@certfleet/shared';
-import { JobStatus, type JobResult } from '@certfleet/proto';
+import { CertFleetError, MAX_SCAN_CHUNK_ENDPOINTS, MAX_SCAN_PAIRS } from '@certfleet/shared';
+import { JobStatus, type JobResult, type ScanProgress } from '@certfleet/proto';
 import type { InstallResult } from '../services/deployment/deployment-service';
+import type { AgentScanProgress, AgentScanResult } from '../services/discovery/agent-scan-jobs';
 
 const jobResultSchema = z.object({
   jobId: z.uuid(),
@@ -94,4 +96,80 @@ export function probeReportFromProto(msg: JobResult): ProbeReport {
       handshakeMs: o.handshakeMs,
     })),
   };
+}
+
+const discoveredEndpointSchema = z.object({
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535),
+  address: z.string().refine((a) => a.length <= 64 && isIP(a) !== 0, 'an IP address'),
+  serverName: z.string().max(253),
+  starttls: z.enum(['', 'smtp', 'imap', 'pop3', 'ftp']),
+  certificateChain: z
+    .array(z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 65_536))
+    .min(1)
+    .max(10),
+  protocol: z.string().max(50),
+  cipher: z.string().max(200),
+  handshakeMs: z.number().int().min(0),
+});
+
+const count = z.number().int().min(0).max(MAX_SCAN_PAIRS);
+
+const scanProgressSchema = z.object({
+  jobId: z.uuid(),
+  done: count,
+  total: count,
+  found: count,
+  endpoints: z.array(discoveredEndpointSchema).max(MAX_SCAN_CHUNK_ENDPOINTS),
+  summary: z
+    .object({
+      done: count,
+      total: count,
+      found: count,
+      open: count,
+      closed: count,
+      filtered: count,
+      unreachable: count,
+      tlsFailed: count,
+      durationMs: z.number().int().min(0),
+      stopped: z.enum(['', 'deadline', 'aborted']),
+    })
+    .optional(),
+});
+
+/** A ScanProgress from an agent, validated. @throws CF_VALIDATION naming the first bad field */
+export function scanProgressFromProto(msg: ScanProgress): AgentScanProgress {
+  const parsed = scanProgressSchema.safeParse(msg);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CertFleetError(
+      'CF_VALIDATION',
+      `grpc: invalid scan progress: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`
+    );
+  }
+  const p = parsed.data;
+  return {
+    jobId: p.jobId,
+    done: p.done,
+    total: p.total,
+    found: p.found,
+    endpoints: p.endpoints.map((e) => ({
+      host: e.host,
+      port: e.port,
+      address: e.address,
+      serverName: e.serverName,
+      starttls: e.starttls,
+      chain: e.certificateChain.map((b) => Buffer.from(b)),
+      protocol: e.protocol,
+      cipher: e.cipher,
+      handshakeMs: e.handshakeMs,
+    })),
+    summary: p.summary ?? null,
+  };
+}
+
+/** The JobResult of a scan job, validated. @throws CF_VALIDATION naming the first bad field */
+export function scanResultFromProto(msg: JobResult): AgentScanResult {
+  const r = installResultFromProto(msg);
+  return { jobId: r.jobId, status: r.status, reason: r.reason, message: r.message };
 }

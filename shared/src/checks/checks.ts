@@ -7,7 +7,7 @@
  * |---|---|
  * | Reachable | the probe's error code (`ConnectRefused`, `ConnectTimeout`, `Unreachable`, `HandshakeFailed`, `StartTlsRefused`, `DnsFailed`, `Timeout`, `Reset`), else `Unreachable`; `NoCertificate`, `CertificateMalformed` |
  * | ServedCertMatchesCurrent (managed) | `ServedCertMismatch` |
- * | IntermediatesServed | `IntermediateMissing` |
+ * | IntermediatesServed | `IntermediateMissing`; `IntermediateMissingAiaCompletable` (not served, but fetched via AIA caIssuers the chain validates) |
  * | ChainTrusted (with a trust set) | `IntermediateMissing`, `SelfSigned`, `ChainUntrusted`, `IssuerNotCa`, `CertificateExpired`, `CertificateNotYetValid`, `IntermediateExpired`, `IntermediateNotYetValid`, `RootExpired`, `ChainTooLong` |
  * | SubjectMatches | `SubjectMismatch` |
  * | HostnameCovered | `HostnameMismatch` |
@@ -18,8 +18,9 @@
  * | WeakKey | `WeakKey` (RSA/DSA < 2048 bits, EC < 256 bits) |
  * | WeakSignature | `WeakSignature` (MD2/MD4/MD5/SHA-1) |
  * | IntermediateExpiring | `IntermediateExpired`, `IntermediateExpiringSoon` (warning) |
- * | NotRevoked (with `ctx.revocation`) | `CertificateRevoked`; `RevocationUnknown` (warning: asked, no usable answer) |
+ * | NotRevoked (with `ctx.revocation`) | `CertificateRevoked`; `RevocationUnreachable` (warning: no OCSP responder / CRL server reachable); `RevocationUnknown` (warning: an answer came but says unknown or cannot be trusted) |
  */
+import type { X509Certificate } from 'node:crypto';
 import type { CertificateFacts } from './certificate-facts';
 import { hostnameCovered } from './hostname';
 import { notRevoked } from './revocation';
@@ -128,26 +129,69 @@ export const intermediatesServed: Check = (e, ctx) => {
   }
   if (!e.path) return skipped(code, 'no expected intermediates and no trust set to judge the served chain');
   if (e.leaf.selfSigned) return ok(code, 'self-signed certificate: no intermediate needed');
+  const completed = e.completedPath;
+  if (completed?.ok) {
+    const missing = aiaOnPath(e, completed.intermediates);
+    return failing(
+      code,
+      'IntermediateMissingAiaCompletable',
+      `the server does not send intermediate(s) ${missing.map((c) => `"${c.subject}"`).join(', ')}; completed with them from AIA caIssuers (${aiaSources(ctx)}), the chain validates to "${oneLine(completed.anchor.subject)}" in trust set "${ctx.trustSet?.name ?? ''}" — clients that do not fetch AIA will fail, the server must send them`
+    );
+  }
   if (!e.path.ok && e.path.problem === 'IssuerNotFound' && e.path.depth === 0)
     return failing(
       code,
       'IntermediateMissing',
-      `the server does not send the issuer of its certificate ("${e.leaf.issuer}"), and it is not a root in trust set "${ctx.trustSet?.name ?? ''}"`
+      `the server does not send the issuer of its certificate ("${e.leaf.issuer}"), and it is not a root in trust set "${ctx.trustSet?.name ?? ''}"${aiaNote(e, ctx)}`
     );
   return ok(code, `the issuer of the certificate ("${e.leaf.issuer}") is served or trusted`);
 };
+
+function oneLine(subject: string): string {
+  return subject.replace(/\n/g, ', ');
+}
+
+/** The AIA-fetched certificates a path uses (in path order). */
+function aiaOnPath(e: Evidence, intermediates: readonly X509Certificate[]): CertificateFacts[] {
+  const onPath = new Set(intermediates.map((c) => c.fingerprint256));
+  return e.aiaFetched.filter((c) => onPath.has(c.x509.fingerprint256));
+}
+
+/** The caIssuers URLs that gave an issuer. */
+function aiaSources(ctx: CheckContext): string {
+  const urls = (ctx.aia?.attempts ?? []).filter((a) => !a.error && a.url).map((a) => a.url as string);
+  return urls.length ? urls.join(', ') : 'no URL';
+}
+
+/** What AIA fetching did for a chain that still has no path (empty when it was not asked). */
+function aiaNote(e: Evidence, ctx: CheckContext): string {
+  const aia = ctx.aia;
+  if (!aia) return '';
+  if (e.completedPath && !e.completedPath.ok)
+    return `; completed from AIA caIssuers (${aiaSources(ctx)}), the chain still does not validate: ${e.completedPath.message}`;
+  const failed = aia.attempts.filter((a) => a.error);
+  if (failed.length === 0) return '';
+  return `; AIA: ${failed.map((a) => (a.url ? `caIssuers ${a.url} for "${a.for}": ${a.error ?? ''}` : `"${a.for}" ${a.error ?? ''}`)).join('; ')}`;
+}
 
 /** Monitored-Only (SPEC M3): the served chain validates to a root of the definition's trust set. */
 export const chainTrusted: Check = (e, ctx) => {
   const code = 'ChainTrusted';
   if (!e.leaf) return skipped(code, NO_LEAF);
   if (!ctx.trustSet || !e.path) return skipped(code, 'no trust set given');
-  const p = e.path;
-  if (p.ok)
+  if (e.path.ok)
     return ok(
       code,
-      `the chain validates to "${p.anchor.subject.replace(/\n/g, ', ')}" in trust set "${ctx.trustSet.name}" (${ctx.trustSet.version})`
+      `the chain validates to "${oneLine(e.path.anchor.subject)}" in trust set "${ctx.trustSet.name}" (${ctx.trustSet.version})`
     );
+  const completed = e.completedPath;
+  if (completed?.ok)
+    return ok(
+      code,
+      `completed with ${aiaOnPath(e, completed.intermediates).length} intermediate(s) from AIA caIssuers (${aiaSources(ctx)}), the chain validates to "${oneLine(completed.anchor.subject)}" in trust set "${ctx.trustSet.name}" (${ctx.trustSet.version}); the server does not send them (see IntermediatesServed)`
+    );
+  // with AIA certificates, the completed path's problem is the real one (beyond the missing issuer)
+  const p = completed ?? e.path;
   const top = p.anchor !== undefined && p.depth === p.intermediates.length + 1;
   let reason: string;
   switch (p.problem) {
@@ -169,7 +213,8 @@ export const chainTrusted: Check = (e, ctx) => {
     default:
       reason = p.problem;
   }
-  return failing(code, reason, p.message);
+  if (completed) return failing(code, reason, `completed from AIA caIssuers (${aiaSources(ctx)}): ${p.message}`);
+  return failing(code, reason, `${p.message}${p.problem === 'IssuerNotFound' ? aiaNote(e, ctx) : ''}`);
 };
 
 function attributeMatches(actual: readonly string[] | undefined, expected: string): boolean {

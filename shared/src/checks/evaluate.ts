@@ -6,7 +6,7 @@ import type { CheckContext, CheckOutcome, Evidence, ObservedEndpoint } from './t
 
 /** Decodes what the checks need from an observation (pure; the trust set is read, never changed). */
 export function gatherEvidence(observation: ObservedEndpoint, ctx: CheckContext): Evidence {
-  const evidence: Evidence = { observation, served: [] };
+  const evidence: Evidence = { observation, served: [], aiaFetched: [] };
   if (!observation.ok || observation.chain.length === 0) return evidence;
   const [leafDer, ...rest] = observation.chain;
   try {
@@ -22,7 +22,25 @@ export function gatherEvidence(observation: ObservedEndpoint, ctx: CheckContext)
       /* junk in the served chain cannot help path building; the leaf's checks still run */
     }
   }
-  if (ctx.trustSet) evidence.path = validatePath(evidence.leaf, evidence.served, ctx.trustSet, ctx.now);
+  if (!ctx.trustSet) return evidence;
+  evidence.path = validatePath(evidence.leaf, evidence.served, ctx.trustSet, ctx.now);
+  if (ctx.aia) {
+    for (const der of ctx.aia.certificates) {
+      try {
+        evidence.aiaFetched.push(certificateFacts(der));
+      } catch {
+        /* the fetcher verified what it kept; a certificate that no longer decodes cannot help */
+      }
+    }
+    // only a missing issuer can be helped by fetched certificates (the served ones are tried first)
+    if (!evidence.path.ok && evidence.path.problem === 'IssuerNotFound' && evidence.aiaFetched.length > 0)
+      evidence.completedPath = validatePath(
+        evidence.leaf,
+        [...evidence.served, ...evidence.aiaFetched],
+        ctx.trustSet,
+        ctx.now
+      );
+  }
   return evidence;
 }
 
@@ -66,7 +84,7 @@ function servedSummary(c: CertificateFacts): CheckOutcome['chain'][number] {
 }
 
 function expiryOf(e: Evidence, leaf: CertificateFacts): CheckOutcome['expiry'] {
-  const anchor = e.path?.anchor;
+  const anchor = e.path?.anchor ?? (e.completedPath?.ok ? e.completedPath.anchor : undefined);
   const servedRoot = e.served.find((c) => c.selfSigned);
   const onPath = e.path ? new Set(e.path.intermediates.map((c) => c.fingerprint256)) : undefined;
   const intermediates = e.served

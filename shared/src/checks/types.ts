@@ -50,6 +50,31 @@ export interface CheckContext {
    * `NotRevoked` is skipped.
    */
   revocation?: RevocationInfo;
+  /**
+   * Issuers the server did not send, fetched from AIA caIssuers URLs before the checks ran (shared/src/aia). Used
+   * only to complete path building, so `IntermediatesServed` can tell an incomplete-but-completable chain from an
+   * untrusted one. Absent: not fetched (not asked, or nothing was missing).
+   */
+  aia?: AiaEvidence;
+}
+
+/** One AIA caIssuers lookup made while completing a served chain. */
+export interface AiaAttempt {
+  /** Subject (RFC 4514) of the certificate whose issuer was missing. */
+  for: string;
+  /** The caIssuers URL tried; absent when the certificate names no http:// caIssuers URL. */
+  url?: string;
+  /** Why no issuer came from it; absent when it gave the issuer. */
+  error?: string;
+  /** True when the URL could not be reached (refused, timeout, HTTP 5xx). */
+  unreachable?: boolean;
+}
+
+/** What AIA fetching found for a chain served without (some of) its intermediates. */
+export interface AiaEvidence {
+  /** Fetched issuer certificates (DER), nearest to the leaf first; each verified to have signed the one below. */
+  certificates: readonly Buffer[];
+  attempts: readonly AiaAttempt[];
 }
 
 /** Identifiers of the checks, in evaluation order. */
@@ -131,6 +156,13 @@ export interface Evidence {
   served: CertificateFacts[];
   /** Path validation against `ctx.trustSet`, when one is given and a leaf was decoded. */
   path?: PathResult;
+  /** Decodable certificates fetched via AIA (`ctx.aia`). */
+  aiaFetched: CertificateFacts[];
+  /**
+   * Path validation with the served and the AIA-fetched certificates, when `path` failed for a missing issuer and
+   * AIA fetching gave at least one certificate.
+   */
+  completedPath?: PathResult;
 }
 
 /** A check: a small pure function of the evidence and the context. */

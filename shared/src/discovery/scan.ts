@@ -1,133 +1,31 @@
 /**
- * Discovery scan (SPEC S1, S2): every target × port, a plain TCP connect with a short timeout first (so ranges
- * where most hosts silently drop packets cost one short timeout per pair), then the shared probe engine (TLS, or
- * STARTTLS then TLS) only on ports that accepted the connection, on the very socket that connected (one
- * connection per open port), then the shared check chain in Monitored-Only mode against the default trust set
- * (validity, trust, expiry, self-signed, weak keys and signatures).
+ * Discovery scan (SPEC S1, S2): the sweep (sweep.ts: connect check, then the shared probe engine on open ports)
+ * with every endpoint found judged at once (analyse.ts: the shared check chain in Monitored-Only mode against the
+ * default trust set — validity, trust, expiry, self-signed, weak keys and signatures).
  *
- * Bounds: at most `concurrency` pairs in flight (one socket each: the probe reuses it), each
- * connect within `connectTimeoutMs`, each probe within `handshakeTimeoutMs`, the whole scan within `maxDurationMs`
- * (then it stops dispatching and returns what it found, `stats.stopped = 'deadline'`), and `signal` stops it the
- * same way (`stopped = 'aborted'`). Host names are resolved once, before scanning; only the given targets (and the
- * one address each name resolves to) are ever contacted.
+ * Bounds are the sweep's: at most `concurrency` pairs in flight, each connect within `connectTimeoutMs`, each probe
+ * within `handshakeTimeoutMs`, the whole scan within `maxDurationMs` (then it returns what it found,
+ * `stats.stopped = 'deadline'`), and `signal` stops it the same way (`stopped = 'aborted'`).
  */
-import dns from 'node:dns';
-import net from 'node:net';
-import { performance } from 'node:perf_hooks';
-import { type CheckOutcome, evaluateChecks } from '../checks';
-import {
-  type ProbeObservation,
-  type StartTlsProtocol,
-  probeEndpoint,
-  sha1Fingerprint,
-  sha256Fingerprint,
-} from '../probe';
 import { type TrustSet, systemTrustSet } from '../trust';
-import { encodePem } from '../x509';
-import { CertFleetError } from '../errors';
+import { type ScanFinding, analyseHit } from './analyse';
+import { type SweepOptions, type SweepStats, sweep } from './sweep';
 import type { PortSpec, Target } from './targets';
 
-/** Defaults (SPEC S1). */
-export const DEFAULT_SCAN_CONCURRENCY = 256;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 1_500;
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
-export const DEFAULT_MAX_SCAN_DURATION_MS = 15 * 60_000;
-/** Most in-flight pairs one scan may use (each holds a file descriptor, two while probing). */
-export const MAX_SCAN_CONCURRENCY = 8_192;
-/** Most target × port pairs one scan accepts (callers such as the HTTP route bound it lower). */
-export const MAX_SCAN_PAIRS = 1_048_576;
-
-export interface ScanProgress {
-  done: number;
-  total: number;
-  found: number;
-}
-
-export interface ScanOptions {
-  /** Pairs in flight. @default 256 */
-  concurrency?: number;
-  /** Budget of the plain TCP connect. @default 1500 */
-  connectTimeoutMs?: number;
-  /** Budget of the probe on an open port (STARTTLS dialogue and handshake). @default 5000 */
-  handshakeTimeoutMs?: number;
-  /** Budget of the whole scan; it then stops dispatching and returns its findings. @default 15 min */
-  maxDurationMs?: number;
-  /** Refuse scans with more pairs than this. @default MAX_SCAN_PAIRS */
-  maxPairs?: number;
-  /** Called at most every `progressIntervalMs`, and once at the end. */
-  onProgress?: (progress: ScanProgress) => void;
-  /** @default 500 */
-  progressIntervalMs?: number;
-  signal?: AbortSignal;
+export interface ScanOptions extends SweepOptions {
   /** The analysis's clock. @default () => new Date() */
   now?: () => Date;
   /** Trust anchors for the analysis. @default systemTrustSet() */
   trustSet?: TrustSet;
   /** @default 30 */
   expiryThresholdDays?: number;
+  /** Called with every finding as soon as it is analysed (before the scan ends); must not throw. */
+  onFinding?: (finding: ScanFinding) => void;
+  /** Keep the findings for the result; `false` returns none (long scans that stream them through `onFinding`). @default true */
+  collect?: boolean;
 }
 
-/** One endpoint that completed a TLS handshake, with its analysis (SPEC S2). Plain JSON. */
-export interface ScanFinding {
-  /** The target as given: IP literal or host name. */
-  host: string;
-  port: number;
-  /** The IP address connected to. */
-  address: string;
-  /** SNI sent (the host name for name targets, none for addresses). */
-  serverName: string | null;
-  starttls: StartTlsProtocol | null;
-  protocol: string | null;
-  cipher: string | null;
-  /** Leaf fingerprints: lowercase hex without colons. */
-  sha256: string;
-  sha1: string;
-  subject: string;
-  issuer: string;
-  notBefore: string;
-  notAfter: string;
-  serial: string;
-  sans: string[];
-  selfSigned: boolean;
-  /** The path validated against the trust set. */
-  trusted: boolean;
-  status: CheckOutcome['status'];
-  reason: string;
-  message: string;
-  checks: { code: string; status: string; message: string; reason?: string }[];
-  expiry: CheckOutcome['expiry'];
-  /** The leaf and the certificates served after it, as PEM (what an import stores). */
-  pem: string;
-  chainPem: string[];
-  timings: ProbeObservation['timings'];
-}
-
-export interface ScanStats {
-  targets: number;
-  ports: number;
-  pairs: number;
-  /** Pairs finished (all of them unless `stopped`). */
-  done: number;
-  /** Accepted the TCP connection. */
-  open: number;
-  /** Refused (RST). */
-  closed: number;
-  /** No answer within the connect timeout. */
-  filtered: number;
-  /** ICMP unreachable, no route, and other connect errors. */
-  unreachable: number;
-  /** Host names that did not resolve (their pairs count as done). */
-  unresolved: string[];
-  /** Open ports where the probe did not complete (not TLS, STARTTLS refused, handshake failure). */
-  tlsFailed: number;
-  found: number;
-  concurrency: number;
-  connectTimeoutMs: number;
-  handshakeTimeoutMs: number;
-  durationMs: number;
-  pairsPerSecond: number;
-  /** Why the scan ended early, or null when every pair was scanned. */
-  stopped: 'aborted' | 'deadline' | null;
+export interface ScanStats extends SweepStats {
   trustSet: { name: string; version: string };
 }
 
@@ -135,15 +33,6 @@ export interface ScanResult {
   /** Ordered by target (input order), then port (input order). */
   findings: ScanFinding[];
   stats: ScanStats;
-}
-
-type ConnectOutcome = 'open' | 'closed' | 'filtered' | 'unreachable';
-
-function intOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max)
-    throw new CertFleetError('CF_VALIDATION', `discovery: ${name} must be an integer in ${min}-${max}`);
-  return v;
 }
 
 /**
@@ -156,289 +45,24 @@ export async function scan(
   ports: readonly PortSpec[],
   options: ScanOptions = {}
 ): Promise<ScanResult> {
-  const concurrency = intOption('concurrency', options.concurrency, DEFAULT_SCAN_CONCURRENCY, 1, MAX_SCAN_CONCURRENCY);
-  const connectTimeoutMs = intOption(
-    'connectTimeoutMs',
-    options.connectTimeoutMs,
-    DEFAULT_CONNECT_TIMEOUT_MS,
-    1,
-    60_000
-  );
-  const handshakeTimeoutMs = intOption(
-    'handshakeTimeoutMs',
-    options.handshakeTimeoutMs,
-    DEFAULT_HANDSHAKE_TIMEOUT_MS,
-    1,
-    120_000
-  );
-  const maxDurationMs = intOption('maxDurationMs', options.maxDurationMs, DEFAULT_MAX_SCAN_DURATION_MS, 1, 86_400_000);
-  const maxPairs = intOption('maxPairs', options.maxPairs, MAX_SCAN_PAIRS, 1, MAX_SCAN_PAIRS);
-  const total = targets.length * ports.length;
-  if (total > maxPairs)
-    throw new CertFleetError(
-      'CF_VALIDATION',
-      `discovery: ${targets.length} targets × ${ports.length} ports = ${total} pairs; at most ${maxPairs} per scan`
-    );
   const trustSet = options.trustSet ?? systemTrustSet();
   const now = options.now ?? (() => new Date());
-  const started = performance.now();
-  const stats: ScanStats = {
-    targets: targets.length,
-    ports: ports.length,
-    pairs: total,
-    done: 0,
-    open: 0,
-    closed: 0,
-    filtered: 0,
-    unreachable: 0,
-    unresolved: [],
-    tlsFailed: 0,
-    found: 0,
-    concurrency,
-    connectTimeoutMs,
-    handshakeTimeoutMs,
-    durationMs: 0,
-    pairsPerSecond: 0,
-    stopped: null,
-    trustSet: { name: trustSet.name, version: trustSet.version },
-  };
+  const collect = options.collect !== false;
   const found: Array<{ key: number; finding: ScanFinding }> = [];
-  const pending = new Set<net.Socket>();
-  let stopped: ScanStats['stopped'] = null;
-  const stop = (why: 'aborted' | 'deadline'): void => {
-    if (stopped) return;
-    stopped = why;
-    for (const socket of pending) socket.destroy();
-    pending.clear();
-  };
-  const onAbort = (): void => stop('aborted');
-  if (options.signal?.aborted) stopped = 'aborted';
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  const deadline = setTimeout(() => stop('deadline'), maxDurationMs);
-
-  let lastProgress = 0;
-  const progressEvery = options.progressIntervalMs ?? 500;
-  const progress = (force = false): void => {
-    if (!options.onProgress) return;
-    const t = performance.now();
-    if (!force && t - lastProgress < progressEvery) return;
-    lastProgress = t;
-    options.onProgress({ done: stats.done, total, found: stats.found });
-  };
-
-  try {
-    // Names are resolved once (bounded), so every pair of a name connects to the same address.
-    const addresses = await resolveAll(targets, Math.max(connectTimeoutMs, 2_000), concurrency, () => stopped !== null);
-    for (const t of targets)
-      if (addresses.get(t.host) === undefined && t.kind === 'name') stats.unresolved.push(t.host);
-
-    // Port-major order spreads the load over hosts; findings are re-ordered by target then port at the end.
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (stopped === null && next < total) {
-        const pair = next++;
-        const portIndex = Math.floor(pair / targets.length);
-        const targetIndex = pair % targets.length;
-        const target = targets[targetIndex] as Target;
-        const spec = ports[portIndex] as PortSpec;
-        const address = addresses.get(target.host);
-        if (address !== undefined) {
-          const { outcome, socket } = await connectCheck(address, spec.port, connectTimeoutMs, pending);
-          if (stopped !== null && outcome !== 'open') break;
-          stats[outcome]++;
-          if (outcome === 'open') {
-            // The handshake runs on the socket the connect check opened: one connection per open port.
-            const finding = await probeOpen(
-              target,
-              address,
-              spec,
-              handshakeTimeoutMs,
-              trustSet,
-              now(),
-              options,
-              socket
-            );
-            if (finding) {
-              stats.found++;
-              found.push({ key: targetIndex * ports.length + portIndex, finding });
-            } else stats.tlsFailed++;
-          }
-        }
-        stats.done++;
-        progress();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
-  } finally {
-    clearTimeout(deadline);
-    options.signal?.removeEventListener('abort', onAbort);
-    for (const socket of pending) socket.destroy();
-  }
-  stats.stopped = stopped;
-  stats.durationMs = Math.round(performance.now() - started);
-  stats.pairsPerSecond = stats.durationMs > 0 ? Math.round((stats.done * 1000) / stats.durationMs) : stats.done;
-  progress(true);
-  return { findings: found.sort((a, b) => a.key - b.key).map((f) => f.finding), stats };
-}
-
-/** Resolves every name target to one address (IPv4 preferred, as the OS orders them); literals map to themselves. */
-async function resolveAll(
-  targets: readonly Target[],
-  timeoutMs: number,
-  concurrency: number,
-  isStopped: () => boolean
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const names: string[] = [];
-  for (const t of targets) {
-    if (t.kind === 'name') names.push(t.host);
-    else out.set(t.host, t.host);
-  }
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < names.length && !isStopped()) {
-      const name = names[next++] as string;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const found = await Promise.race([
-          dns.promises.lookup(name),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-          }),
-        ]);
-        out.set(name, found.address);
-      } catch {
-        /* unresolved: reported in stats */
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(names.length, Math.min(concurrency, 64)) }, worker));
-  return out;
-}
-
-/**
- * A plain TCP connect. A refused, unanswered or unreachable socket is destroyed; an open one is handed back (the
- * probe then runs its handshake on it and destroys it), so an open port is connected to once.
- */
-function connectCheck(
-  address: string,
-  port: number,
-  timeoutMs: number,
-  pending: Set<net.Socket>
-): Promise<{ outcome: ConnectOutcome; socket?: net.Socket }> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: address, port });
-    pending.add(socket);
-    let settled = false;
-    const done = (outcome: ConnectOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      pending.delete(socket);
-      socket.off('close', onClose);
-      if (outcome === 'open') return resolve({ outcome, socket });
-      socket.destroy();
-      resolve({ outcome });
-    };
-    const timer = setTimeout(() => done('filtered'), timeoutMs);
-    // Destroyed by stop(): counted by nobody (the scan is ending).
-    const onClose = (): void => done('filtered');
-    socket.once('connect', () => done('open'));
-    socket.once('error', (err: NodeJS.ErrnoException) =>
-      done(err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' ? 'closed' : 'unreachable')
-    );
-    socket.once('close', onClose);
-    socket.on('error', () => undefined);
+  const stats = await sweep(targets, ports, {
+    ...options,
+    onHit: (hit) => {
+      const finding = analyseHit(hit, {
+        now: now(),
+        trustSet,
+        ...(options.expiryThresholdDays === undefined ? {} : { expiryThresholdDays: options.expiryThresholdDays }),
+      });
+      if (collect) found.push({ key: hit.targetIndex * ports.length + hit.portIndex, finding });
+      options.onFinding?.(finding);
+    },
   });
-}
-
-async function probeOpen(
-  target: Target,
-  address: string,
-  spec: PortSpec,
-  timeoutMs: number,
-  trustSet: TrustSet,
-  now: Date,
-  options: ScanOptions,
-  socket?: net.Socket
-): Promise<ScanFinding | undefined> {
-  const observation = await probeEndpoint({
-    host: address,
-    port: spec.port,
-    ...(socket ? { socket } : {}),
-    serverName: target.kind === 'name' ? target.host : null,
-    ...(spec.starttls ? { starttls: spec.starttls } : {}),
-    timeoutMs,
-  });
-  if (!observation.ok || observation.chain.length === 0) return undefined;
-  const outcome = evaluateChecks(observation, {
-    now,
-    mode: 'monitored',
-    trustSet,
-    ...(target.kind === 'name' ? { checkName: target.host } : {}),
-    ...(options.expiryThresholdDays === undefined ? {} : { expiryThresholdDays: options.expiryThresholdDays }),
-  });
-  const leafDer = observation.chain[0] as Buffer;
-  const leaf = outcome.leaf;
-  const statusOf = (code: string): string | undefined => outcome.checks.find((c) => c.code === code)?.status;
   return {
-    host: target.host,
-    port: spec.port,
-    address,
-    serverName: observation.serverName,
-    starttls: spec.starttls,
-    protocol: observation.protocol ?? null,
-    cipher: observation.cipher ?? null,
-    sha256: leaf?.sha256 ?? sha256Fingerprint(leafDer),
-    sha1: leaf?.sha1 ?? sha1Fingerprint(leafDer),
-    subject: leaf?.subject ?? '',
-    issuer: leaf?.issuer ?? '',
-    notBefore: leaf?.notBefore ?? '',
-    notAfter: leaf?.notAfter ?? '',
-    serial: leaf?.serial ?? '',
-    sans: leaf ? [...leaf.sans] : [],
-    selfSigned: statusOf('SelfSigned') === 'warning' || statusOf('SelfSigned') === 'failing',
-    trusted: statusOf('ChainTrusted') === 'ok',
-    status: outcome.status,
-    reason: outcome.reason,
-    message: outcome.message,
-    checks: outcome.checks.map((c) => ({
-      code: c.code,
-      status: c.status,
-      message: c.message,
-      ...(c.reason ? { reason: c.reason } : {}),
-    })),
-    expiry: outcome.expiry,
-    pem: encodePem('CERTIFICATE', leafDer),
-    chainPem: observation.chain.slice(1).map((der) => encodePem('CERTIFICATE', der)),
-    timings: observation.timings,
+    findings: found.sort((a, b) => a.key - b.key).map((f) => f.finding),
+    stats: { ...stats, trustSet: { name: trustSet.name, version: trustSet.version } },
   };
-}
-
-/** CSV columns of a scan report (SPEC S2). */
-export const FINDING_CSV_COLUMNS = [
-  'host',
-  'port',
-  'starttls',
-  'sha256',
-  'sha1',
-  'subject',
-  'issuer',
-  'notAfter',
-  'status',
-  'reason',
-] as const;
-
-/** RFC 4180 CSV of findings with a header line; formula-leading cells are quoted and prefixed (CSV injection). */
-export function findingsToCsv(findings: readonly ScanFinding[]): string {
-  const cell = (value: unknown): string => {
-    let text = value === null || value === undefined ? '' : String(value);
-    if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-    return /[",\r\n']/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  };
-  const lines = [FINDING_CSV_COLUMNS.join(',')];
-  for (const f of findings) lines.push(FINDING_CSV_COLUMNS.map((c) => cell(f[c])).join(','));
-  return `${lines.join('\r\n')}\r\n`;
 }

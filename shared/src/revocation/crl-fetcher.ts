@@ -331,8 +331,20 @@ export interface CrlCheckOptions {
   download?: (url: string, timeoutMs: number, maxBytes: number) => Promise<Buffer>;
 }
 
-function unknown(message: string): RevocationInfo {
-  return { status: 'unknown', source: 'crl', message };
+function unknown(message: string, cause: NonNullable<RevocationInfo['cause']>): RevocationInfo {
+  return { status: 'unknown', source: 'crl', message, cause };
+}
+
+/** True for a download failure that means "the CRL server could not be reached" (not "it sent junk"). */
+function isUnreachable(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (
+    typeof code === 'string' &&
+    /^(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(code)
+  )
+    return true;
+  const message = errorText(err);
+  return /^timed out after/.test(message) || /^HTTP 5\d\d$/.test(message);
 }
 
 function errorText(err: unknown): string {
@@ -384,14 +396,17 @@ export async function crlRevocationStatus(
   });
   const serial = normalizeSerial(leaf.serialNumber);
   const problems: string[] = [];
+  let reached = false;
   for (const url of urls) {
     let crl: ParsedCrl;
     try {
       crl = await cache.load(url, now, () => download(url, timeoutMs, maxBytes));
     } catch (err) {
+      if (!isUnreachable(err)) reached = true;
       problems.push(`${url}: ${errorText(err)}`);
       continue;
     }
+    reached = true;
     const verdict = judge(crl, url, issuers, serial, now);
     if (typeof verdict === 'string') {
       problems.push(verdict);
@@ -402,7 +417,8 @@ export async function crlRevocationStatus(
     return verdict;
   }
   if (issuers.length === 0 && problems.length === 0) problems.push('issuer certificate not available');
-  return unknown(problems.join('; '));
+  const cause = !reached ? 'unreachable' : issuers.length === 0 ? 'no-issuer' : 'invalid';
+  return unknown(problems.join('; '), cause);
 }
 
 function judge(
@@ -422,10 +438,16 @@ function judge(
     return `${url}: the CRL is stale (nextUpdate ${crl.nextUpdate.toISOString()})`;
   const entry = crl.entries.get(serial);
   const published = `CRL ${url} of ${crl.thisUpdate.toISOString()}`;
-  if (!entry) return { status: 'good', source: 'crl', message: `serial ${serial} not listed in ${published}` };
+  const times = {
+    thisUpdate: crl.thisUpdate.toISOString(),
+    ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate.toISOString() } : {}),
+  };
+  if (!entry)
+    return { status: 'good', source: 'crl', message: `serial ${serial} not listed in ${published}`, ...times };
   return {
     status: 'revoked',
     source: 'crl',
+    ...times,
     revokedAt: entry.revokedAt.toISOString(),
     ...(entry.reason ? { reason: entry.reason } : {}),
     message: `serial ${serial} listed in ${published}`,

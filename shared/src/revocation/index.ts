@@ -15,3 +15,42 @@ export {
   httpCrlUrls,
   parseCrl,
 } from './crl-fetcher';
+export {
+  type BuiltOcspRequest,
+  type OcspCertId,
+  type OcspTarget,
+  CERT_ID_DIGESTS,
+  OCSP_NONCE_BYTES,
+  OID_SHA1,
+  buildOcspRequest,
+  certIdOf,
+  decodeOcspRequest,
+  keyHash,
+  ocspTarget,
+  sameCertId,
+  serialHex,
+} from './ocsp-request';
+export {
+  type OcspAnswer,
+  type OcspProblem,
+  type OcspSingleResponse,
+  type OcspVerifyInput,
+  type ParsedOcspResponse,
+  OCSP_PROBLEMS,
+  OcspError,
+  parseOcspResponse,
+  verifyOcspResponse,
+} from './ocsp-response';
+export {
+  type OcspCheckOptions,
+  type OcspPost,
+  DEFAULT_OCSP_CACHE_ENTRIES,
+  DEFAULT_OCSP_MAX_BYTES,
+  DEFAULT_OCSP_TIMEOUT_MS,
+  OcspCache,
+  defaultOcspCache,
+  findIssuer,
+  ocspRevocationStatus,
+  postOcspRequest,
+} from './ocsp-fetcher';
+export { type RevocationCheckOptions, revocationStatus } from './revocation-status';

@@ -239,7 +239,7 @@ test.serial('a CRL signed by another key, or with a broken signature, is rejecte
   }
 });
 
-test.serial('an unreachable or failing CDP gives RevocationUnknown (warning) within the timeout', async (t) => {
+test.serial('an unreachable CDP gives RevocationUnreachable, a failing one RevocationUnknown', async (t) => {
   const port = await closedPort();
   await setCaExtensions(
     t.context.ctx,
@@ -259,9 +259,10 @@ test.serial('an unreachable or failing CDP gives RevocationUnknown (warning) wit
   t.true(Date.now() - started < TIMEOUT_MS + 1000);
   t.is(r?.status, 'unknown');
   t.regex(r?.message ?? '', new RegExp(`127\\.0\\.0\\.1:${port}`));
+  t.is(r?.cause, 'unreachable');
   const o = evaluateChecks(observed(leaf), { now: new Date(), mode: 'managed', ...(r ? { revocation: r } : {}) });
   t.is(o.status, 'warning');
-  t.is(o.reason, 'RevocationUnknown');
+  t.is(o.reason, 'RevocationUnreachable');
 
   // a server that never answers: bounded by the timeout
   const hang = http.createServer(() => undefined);
@@ -288,6 +289,7 @@ test.serial('an unreachable or failing CDP gives RevocationUnknown (warning) wit
     const nf = await crlRevocationStatus(good.chain, { cache: new CrlCache(4), timeoutMs: TIMEOUT_MS });
     t.is(nf?.status, 'unknown');
     t.regex(nf?.message ?? '', /HTTP 404/);
+    t.is(nf?.cause, 'invalid', 'the server answered: not "unreachable"');
   } finally {
     t.context.mode.value = 'real';
   }

@@ -1,6 +1,7 @@
 /**
  * `certfleet probe HOST:PORT [--servername N | --no-sni] [--starttls smtp|imap|pop3|ftp] [--timeout-ms N]
- *  [--trust-set NAME|FILE] [--expect-sha256 HEX] [--json]` (SPEC M2, M3, M6, S1; issue 5 item 7)
+ *  [--trust-set NAME|FILE] [--expect-sha256 HEX] [--check-revocation] [--fetch-aia] [--json]` (SPEC M2, M3, M6, S1;
+ *  issue 5 item 7)
  *
  * Probes one endpoint with the shared probe engine and judges it with the shared check chain. Needs no database
  * and no configuration: it never opens the store.
@@ -8,6 +9,9 @@
  *   user-defined sets live in the database, which this command does not open.
  * - `--expect-sha256`: judge as Lifecycle-Managed (SPEC M2: the served leaf must be this certificate); without it
  *   the endpoint is judged as Monitored-Only (SPEC M3).
+ * - `--check-revocation` (SPEC M6): the leaf's OCSP responder first, its CRL as fallback (`NotRevoked`).
+ * - `--fetch-aia` (SPEC M2, M3): fetch intermediates the server does not send from AIA caIssuers URLs; the verdict
+ *   is then `IntermediateMissingAiaCompletable` instead of `IntermediateMissing` when the completed chain validates.
  *
  * With `--json`, stdout carries exactly one JSON object: `{ endpoint, status, reason, checks: [{code, status,
  * message}], leaf: {sha1, sha256, subject, issuer, notBefore, notAfter, serial, sans}, chain: [{sha256, subject,
@@ -27,9 +31,10 @@ import {
   type TrustSet,
   STARTTLS_PROTOCOLS,
   SYSTEM_TRUST_SET_NAME,
-  crlRevocationStatus,
+  completeChainViaAia,
   evaluateChecks,
   probeEndpoint,
+  revocationStatus,
   sha1Fingerprint,
   sha256Fingerprint,
   summarizeCertificate,
@@ -83,6 +88,7 @@ interface ProbeCliOptions {
   trustSet?: string | boolean;
   expectSha256?: string | boolean;
   checkRevocation?: boolean;
+  fetchAia?: boolean;
   json?: boolean;
 }
 
@@ -116,7 +122,7 @@ function createProbeCommand(io: ProbeIo, report: (code: number) => void): Comman
   return new Command('probe')
     .description('probe a TLS endpoint and judge its certificate (no database needed)')
     .usage(
-      'HOST:PORT [--servername N | --no-sni] [--starttls smtp|imap|pop3|ftp] [--timeout-ms N] [--trust-set NAME|FILE] [--expect-sha256 HEX] [--check-revocation] [--json]'
+      'HOST:PORT [--servername N | --no-sni] [--starttls smtp|imap|pop3|ftp] [--timeout-ms N] [--trust-set NAME|FILE] [--expect-sha256 HEX] [--check-revocation] [--fetch-aia] [--json]'
     )
     .argument('[endpoint]', 'HOST:PORT, [IPv6]:PORT')
     .option('--servername [name]', 'SNI to send (default: the host, none for an IP address)')
@@ -125,7 +131,14 @@ function createProbeCommand(io: ProbeIo, report: (code: number) => void): Comman
     .option('--timeout-ms [ms]', 'budget for the whole probe (default 10000)')
     .option('--trust-set [name]', `trusted CA set: '${SYSTEM_TRUST_SET_NAME}' (default) or a PEM file of roots`)
     .option('--expect-sha256 [hex]', 'SHA-256 of the certificate that should be served (Lifecycle-Managed check)')
-    .option('--check-revocation', "fetch the leaf's CRL (http:// distribution points; 5 s, 10 MiB) and check it")
+    .option(
+      '--check-revocation',
+      "ask the leaf's OCSP responder (AIA, http://; 5 s, 64 KiB), falling back to its CRL (http:// CDP; 5 s, 10 MiB)"
+    )
+    .option(
+      '--fetch-aia',
+      'fetch intermediates the server does not send from AIA caIssuers URLs (http://; 5 s, 128 KiB, depth 3) to tell an incomplete chain from an untrusted one'
+    )
     .option('--json', 'print exactly one JSON object on stdout')
     .allowUnknownOption()
     .allowExcessArguments()
@@ -158,9 +171,16 @@ async function probe(args: readonly string[], options: ProbeCliOptions, io: Prob
       ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
     });
     const now = new Date();
+    const aia =
+      options.fetchAia === true && observation.ok
+        ? await completeChainViaAia(observation.chain, { now, trustSet })
+        : undefined;
     const revocation =
       options.checkRevocation === true && observation.ok
-        ? await crlRevocationStatus(observation.chain, { now, issuers: trustSet.roots })
+        ? await revocationStatus(observation.chain, {
+            now,
+            issuers: [...trustSet.roots, ...(aia?.certificates ?? []).map((der) => new X509Certificate(der))],
+          })
         : undefined;
     const ctx: CheckContext = {
       now,
@@ -168,6 +188,7 @@ async function probe(args: readonly string[], options: ProbeCliOptions, io: Prob
       trustSet,
       ...(request.expectSha256 ? { expectedSha256: request.expectSha256 } : {}),
       ...(revocation ? { revocation } : {}),
+      ...(aia ? { aia } : {}),
     };
     const result = toProbeJson(observation, ctx);
     io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatHuman(result));

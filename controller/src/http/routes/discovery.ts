@@ -1,96 +1,171 @@
 /**
- * Discovery over HTTP (SPEC S1–S3): a synchronous scan from the controller (bounded to 65,536 target × port pairs)
- * and the bulk import of its findings as Monitored-Only or Lifecycle-Managed definitions.
+ * Discovery over HTTP (SPEC S1–S3): scans are persisted jobs — `POST /api/v1/discovery/scans` answers 202 with the
+ * queued scan at once; the controller (or the named agent) runs it in the background while `GET …/scans/:id` shows
+ * its progress — with reports as JSON, CSV and an HTML page, cancellation, and the import of findings (from a scan,
+ * or posted by a client as `certfleet scan --json` prints them) as Monitored-Only or Lifecycle-Managed definitions.
  */
 import { z } from 'zod';
 import {
-  CertFleetError,
-  DEFAULT_PORTS,
-  MAX_SCAN_CONCURRENCY,
-  expandTargets,
-  parsePorts,
-  scan,
-} from '@certfleet/shared';
-import {
-  MAX_IMPORT_FINDINGS,
   importFindings,
   importFindingsOptionsSchema,
+  MAX_IMPORT_FINDINGS,
 } from '../../services/discovery/import-findings';
+import { importScanFindings, importScanFindingsSchema } from '../../services/discovery/import-scan-findings';
+import {
+  DISCOVERY_REPORT_CSS,
+  DISCOVERY_REPORT_CSS_URL,
+  MAX_REPORT_PAGE,
+  scanReport,
+  scanReportCsv,
+  scanReportHtml,
+} from '../../services/discovery/scan-report';
+import { scanRequestSchema } from '../../services/discovery/scan-request';
+import { cancelScan, createScan, getScan, listScans } from '../../services/discovery/scan-service';
 import { actorOf, type RouteModule } from './types';
 
-/** Most target × port pairs one HTTP scan may cover. */
-export const MAX_HTTP_SCAN_PAIRS = 65_536;
-/** Most connections one HTTP scan may hold in flight. */
-export const MAX_HTTP_SCAN_CONCURRENCY = 2_048;
-/** Budget of one HTTP scan (then it returns what it found with `stats.stopped = 'deadline'`). */
-const HTTP_SCAN_MAX_DURATION_MS = 10 * 60_000;
+export const discoveryImportBodySchema = importFindingsOptionsSchema.extend({
+  findings: z
+    .array(z.unknown())
+    .min(1)
+    .max(MAX_IMPORT_FINDINGS)
+    .describe('findings as `certfleet scan --json` prints them'),
+});
 
-export const discoveryScanBodySchema = z
+const scanParams = z.object({ id: z.uuid() }).strict();
+const listQuery = z
   .object({
-    targets: z
-      .array(z.string().min(1).max(300))
-      .min(1)
-      .max(4_096)
-      .describe('IPv4 addresses, CIDR blocks (/16 or narrower), ranges a.b.c.d-e, IPv6 addresses, host names'),
-    ports: z
-      .array(z.union([z.number().int().min(1).max(65535), z.string().min(1).max(100)]))
-      .min(1)
-      .max(1_024)
-      .optional()
-      .describe(
-        '443, "8000-8010", "587/smtp", "25/tls"; default 443, 465, 636, 993, 995, 8443 + STARTTLS 25, 110, 143, 587'
-      ),
-    concurrency: z.number().int().min(1).max(Math.min(MAX_HTTP_SCAN_CONCURRENCY, MAX_SCAN_CONCURRENCY)).optional(),
-    connectTimeoutMs: z.number().int().min(50).max(10_000).optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+    offset: z.coerce.number().int().min(0).max(1_000_000).optional(),
   })
   .strict();
-
-export const discoveryImportBodySchema = importFindingsOptionsSchema.extend({
-  findings: z.array(z.unknown()).min(1).max(MAX_IMPORT_FINDINGS).describe('findings as the scan returned them'),
-});
+const reportQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(MAX_REPORT_PAGE).optional(),
+    offset: z.coerce.number().int().min(0).max(10_000_000).optional(),
+    pem: z.enum(['true', 'false']).optional().describe('include each leaf and served chain as PEM'),
+  })
+  .strict();
 
 export const discoveryRoutes: RouteModule = (add, { ctx }) => {
   add({
     method: 'POST',
     url: '/api/v1/discovery/scans',
-    summary: 'Scan address ranges and host lists × ports for TLS services and analyse each certificate — SPEC S1, S2',
+    summary:
+      'Queue a scan of address ranges and host lists × ports, run by the controller or an agent; answers 202 at once — SPEC S1',
     tags: ['discovery'],
     permission: 'repository:write',
-    body: discoveryScanBodySchema,
-    handler: async ({ body, user, raw }) => {
-      const targets = expandTargets(body.targets);
-      const ports = body.ports === undefined ? [...DEFAULT_PORTS] : parsePorts(body.ports);
-      if (targets.length * ports.length > MAX_HTTP_SCAN_PAIRS)
-        throw new CertFleetError(
-          'CF_VALIDATION',
-          `discovery: ${targets.length} targets × ${ports.length} ports = ${targets.length * ports.length} pairs; at most ${MAX_HTTP_SCAN_PAIRS} per scan`
-        );
-      // A client that goes away stops the scan (it returns early; nobody reads the answer).
-      const abort = new AbortController();
-      const socket = raw.raw.socket;
-      const onClose = (): void => abort.abort();
-      socket?.once('close', onClose);
-      ctx.log.info({ actor: actorOf(user), targets: targets.length, ports: ports.length }, 'discovery scan started');
-      const result = await scan(targets, ports, {
-        maxPairs: MAX_HTTP_SCAN_PAIRS,
-        maxDurationMs: HTTP_SCAN_MAX_DURATION_MS,
-        signal: abort.signal,
-        now: () => ctx.clock.now(),
-        ...(body.concurrency === undefined ? {} : { concurrency: body.concurrency }),
-        ...(body.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: body.connectTimeoutMs }),
-      }).finally(() => socket?.removeListener('close', onClose));
-      ctx.log.info({ actor: actorOf(user), stats: result.stats }, 'discovery scan finished');
-      return result;
-    },
+    body: scanRequestSchema,
+    responseStatus: 202,
+    handler: async ({ body, user }) => createScan(ctx, body, actorOf(user)),
+  });
+  add({
+    method: 'GET',
+    url: '/api/v1/discovery/scans',
+    summary: 'Discovery scans, newest first, with their progress — SPEC S1',
+    tags: ['discovery'],
+    permission: 'repository:read',
+    query: listQuery,
+    handler: async ({ query }) => listScans(ctx, query),
+  });
+  add({
+    method: 'GET',
+    url: '/api/v1/discovery/scans/:id',
+    summary: 'One scan: status, pairs done of total, findings stored, started/finished, error — SPEC S1',
+    tags: ['discovery'],
+    permission: 'repository:read',
+    params: scanParams,
+    handler: async ({ params }) => getScan(ctx, params.id),
+  });
+  add({
+    method: 'POST',
+    url: '/api/v1/discovery/scans/:id/cancel',
+    summary: 'Cancel a queued or running scan (what it found so far stays) — SPEC S1',
+    tags: ['discovery'],
+    permission: 'repository:write',
+    params: scanParams,
+    handler: async ({ params, user }) => cancelScan(ctx, params.id, actorOf(user)),
+  });
+  add({
+    method: 'GET',
+    url: '/api/v1/discovery/scans/:id/report',
+    summary: 'The scan report as JSON: the scan, counters, and every finding with its analysis — SPEC S2',
+    tags: ['discovery'],
+    permission: 'repository:read',
+    params: scanParams,
+    query: reportQuery,
+    handler: async ({ params, query }) =>
+      scanReport(ctx, params.id, {
+        ...(query.limit === undefined ? {} : { limit: query.limit }),
+        ...(query.offset === undefined ? {} : { offset: query.offset }),
+        pem: query.pem === 'true',
+      }),
+  });
+  add({
+    method: 'GET',
+    url: '/api/v1/discovery/scans/:id/report.csv',
+    summary: 'The scan report as CSV (RFC 4180, header line, formula-safe cells) — SPEC S2',
+    tags: ['discovery'],
+    permission: 'repository:read',
+    params: scanParams,
+    contentType: 'text/csv',
+    handler: async ({ params }, reply) =>
+      reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="discovery-scan-${params.id}.csv"`)
+        .send(await scanReportCsv(ctx, params.id)),
+  });
+  add({
+    method: 'GET',
+    url: '/api/v1/discovery/scans/:id/report.html',
+    summary: 'The scan report as an HTML page (no script; its stylesheet is served by the controller) — SPEC S2',
+    tags: ['discovery'],
+    permission: 'repository:read',
+    params: scanParams,
+    contentType: 'text/html',
+    handler: async ({ params }, reply) =>
+      reply
+        .header('content-type', 'text/html; charset=utf-8')
+        .header('content-security-policy', "default-src 'self'")
+        .send(await scanReportHtml(ctx, params.id)),
+  });
+  add({
+    method: 'GET',
+    url: DISCOVERY_REPORT_CSS_URL,
+    summary: 'Stylesheet of the HTML scan reports (static, no data) — SPEC S2',
+    tags: ['discovery'],
+    permission: 'public',
+    contentType: 'text/css',
+    handler: async (_req, reply) =>
+      reply
+        .header('content-type', 'text/css; charset=utf-8')
+        .header('cache-control', 'public, max-age=3600')
+        .send(DISCOVERY_REPORT_CSS),
+  });
+  add({
+    method: 'POST',
+    url: '/api/v1/discovery/scans/:id/import',
+    summary:
+      'Import findings of a scan ("all" or by id) as definitions with monitored endpoints, de-duplicated by SHA-256 — SPEC S3',
+    tags: ['discovery'],
+    permission: 'repository:write',
+    params: scanParams,
+    body: importScanFindingsSchema,
+    handler: async ({ params, body, user }) => importScanFindings(ctx, params.id, body, actorOf(user)),
   });
   add({
     method: 'POST',
     url: '/api/v1/discovery/import',
-    summary: 'Import discovery findings as definitions with monitored endpoints, de-duplicated by SHA-256 — SPEC S3',
+    summary: 'Import posted findings as definitions with monitored endpoints, de-duplicated by SHA-256 — SPEC S3',
     tags: ['discovery'],
     permission: 'repository:write',
     body: discoveryImportBodySchema,
     bodyLimit: 32 * 1024 * 1024,
-    handler: async ({ body, user }) => importFindings(ctx, body.findings, { mode: body.mode }, actorOf(user)),
+    handler: async ({ body, user }) =>
+      importFindings(
+        ctx,
+        body.findings,
+        { mode: body.mode, ...(body.agentId ? { agentId: body.agentId } : {}) },
+        actorOf(user)
+      ),
   });
 };

@@ -187,7 +187,8 @@ export const monitoringRoutes: RouteModule = (add, { ctx, acquisition }) => {
     method: 'POST',
     url: '/api/v1/deployments/:id/check',
     summary:
-      "Deploy check: probe the target (controller, or the deployment's agent) and mark the deployment verified " +
+      "Deploy check: probe the target (controller, the deployment's agent, or any agent of a site) and mark the " +
+      'deployment verified ' +
       'or failed; the result is mailed to the administrator — SPEC D6',
     tags: ['deployments'],
     permission: 'repository:write',
@@ -196,6 +197,7 @@ export const monitoringRoutes: RouteModule = (add, { ctx, acquisition }) => {
     handler: async ({ params, body, user }) =>
       deployCheck(ctx, params.id, {
         ...(body.from ? { from: body.from } : {}),
+        ...(body.site ? { site: body.site } : {}),
         actor: actorOf(user),
         notifier: acquisition.notifier,
       }),

@@ -2,7 +2,7 @@
  * Bulk import of discovery findings (SPEC S3): one definition per distinct certificate, in the chosen mode
  * (Monitored-Only or Lifecycle-Managed), with the served certificate stored as its current certificate (no private
  * key: discovery never sees one) and one monitored endpoint per host:port that served it, probed by the
- * controller. Duplicates are detected by SHA-256 twice: among the findings (several endpoints serving one
+ * controller (or by `agentId`, for findings of a scan an agent ran). Duplicates are detected by SHA-256 twice: among the findings (several endpoints serving one
  * certificate make one definition) and against the repository (a certificate already stored is skipped and
  * reported as a duplicate). Everything happens in one audited transaction: a failure leaves nothing behind.
  *
@@ -22,7 +22,7 @@ import {
 import { definitionProblems, type OperationMode } from '../../domain/definition';
 import type { MonitoredEndpoint } from '../../domain/monitoring';
 import type { Em } from '../../storage/database';
-import { CertificateEntity, DefinitionEntity, MonitoredEndpointEntity } from '../../storage/entities';
+import { AgentEntity, CertificateEntity, DefinitionEntity, MonitoredEndpointEntity } from '../../storage/entities';
 import { appendAudit } from '../audit-service';
 import { certificateFromSummary, insertCertificate } from '../certificate-service';
 import type { Actor, ServiceContext } from '../context';
@@ -52,7 +52,15 @@ export const importFindingSchema = z
   .loose();
 export type ImportFinding = z.infer<typeof importFindingSchema>;
 
-export const importFindingsOptionsSchema = z.object({ mode: z.enum(['monitored', 'managed']) }).strict();
+export const importFindingsOptionsSchema = z
+  .object({
+    mode: z.enum(['monitored', 'managed']),
+    agentId: z
+      .uuid()
+      .optional()
+      .describe('probe the new endpoints from this agent (findings of a scan run by an agent); default the controller'),
+  })
+  .strict();
 export type ImportFindingsOptions = z.infer<typeof importFindingsOptionsSchema>;
 
 /** One certificate imported: its new definition, certificate row and endpoints. */
@@ -179,10 +187,16 @@ export async function importFindings(
         .join('; ')}`
     );
   const mode = parsedOptions.data.mode;
+  const agentId = parsedOptions.data.agentId ?? null;
   const groups = groupFindings(parsedFindings.data);
 
   return ctx.db.em().transactional(async (em) => {
     const now = ctx.clock.now();
+    if (agentId !== null) {
+      const agent = await em.findOne(AgentEntity, { id: agentId });
+      if (!agent || agent.status !== 'active')
+        throw new CertFleetError('CF_NOT_FOUND', `discovery import: no active agent ${agentId}`);
+    }
     const result: ImportFindingsResult = { mode, imported: [], duplicates: [], rejected: [] };
     const taken = new Set<string>();
     const existing = new Map<string, { id: string; definitionId: string }>();
@@ -236,8 +250,8 @@ export async function importFindings(
           port: f.port,
           serverName: f.serverName ?? null,
           starttls: f.starttls ?? null,
-          probeFrom: 'controller',
-          agentId: null,
+          probeFrom: agentId === null ? 'controller' : 'agent',
+          agentId,
           enabled: true,
           createdAt: now,
           updatedAt: now,
@@ -256,6 +270,7 @@ export async function importFindings(
             sha256: leaf.sha256,
             definitionId: definition.id,
             mode,
+            probeFrom: agentId === null ? 'controller' : `agent:${agentId}`,
             endpoints: endpoints.map((e) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`),
           },
         },

@@ -1,6 +1,7 @@
 /**
- * Deploy check (SPEC D6): after a certificate is installed, probe the deploy target (from the controller, or from
- * the deployment's agent when the controller cannot reach the host) and move the deployment to `verified` when the
+ * Deploy check (SPEC D6): after a certificate is installed, probe the deploy target (from the controller, from
+ * the deployment's agent when the controller cannot reach the host, or from any connected agent of a site — by
+ * default the site of the deployment's agent) and move the deployment to `verified` when the
  * served leaf is the deployed certificate and its intermediates are served, else to `failed`. An operator may
  * complete it by hand with a note, or continue without a check. The result goes to the server administrator as an
  * `install-notification` mail when a notifier is given. The check is recorded as a one-endpoint monitoring run
@@ -11,7 +12,8 @@ import { CertFleetError } from '@certfleet/shared';
 import type { Deployment } from '../../domain/agent';
 import type { DeployTarget } from '../../domain/definition';
 import { checkEndpointOf } from '../../domain/deployment';
-import { CertificateEntity, DefinitionEntity, DeploymentEntity } from '../../storage/entities';
+import { SITE_PATTERN } from '../../domain/monitoring';
+import { AgentEntity, CertificateEntity, DefinitionEntity, DeploymentEntity } from '../../storage/entities';
 import type { Notifier } from '../acquisition/notifier';
 import { appendAudit } from '../audit-service';
 import type { Actor, ServiceContext } from '../context';
@@ -22,9 +24,14 @@ import { executeRun, type MonitorOptions, type RunReportEntry } from './monitor-
 export const deployCheckInputSchema = z
   .object({
     from: z
-      .enum(['controller', 'agent'])
+      .enum(['controller', 'agent', 'site'])
       .optional()
       .describe("who probes; default the deployment's agent when it has one, else the controller"),
+    site: z
+      .string()
+      .regex(SITE_PATTERN, 'a site label')
+      .optional()
+      .describe("with from 'site': the site whose connected agents may probe; default the deployment agent's site"),
   })
   .strict();
 
@@ -71,12 +78,20 @@ async function loadDeployment(ctx: ServiceContext, id: string) {
 
 /**
  * Runs the deploy check of a deployment and records the outcome (deployment status, deployment history, audit,
- * monitoring history). CF_VALIDATION when `from: 'agent'` is asked for a deployment without an agent.
+ * monitoring history). CF_VALIDATION when `from: 'agent'` is asked for a deployment without an agent, or
+ * `from: 'site'` without a site (given, or the deployment agent's). A site check goes to a connected agent of the
+ * site (re-assigned once when it does not answer); with none connected it fails with `NoSiteAgentConnected`.
  */
 export async function deployCheck(
   ctx: ServiceContext,
   deploymentId: string,
-  options: { from?: 'controller' | 'agent'; actor?: Actor; notifier?: Notifier; monitor?: MonitorOptions } = {}
+  options: {
+    from?: 'controller' | 'agent' | 'site';
+    site?: string;
+    actor?: Actor;
+    notifier?: Notifier;
+    monitor?: MonitorOptions;
+  } = {}
 ): Promise<DeployCheckResult> {
   const { d, cert, def } = await loadDeployment(ctx, deploymentId);
   const target = d.target as Partial<DeployTarget>;
@@ -85,8 +100,21 @@ export async function deployCheck(
   if (options.from === 'agent' && !agentId) {
     throw new CertFleetError('CF_VALIDATION', 'deployment: this deployment has no agent to run the check');
   }
+  let site: string | null = null;
+  if (options.from === 'site') {
+    site =
+      options.site ??
+      (agentId ? ((await ctx.db.em().fork().findOne(AgentEntity, { id: agentId }))?.site ?? null) : null);
+    if (!site) {
+      throw new CertFleetError(
+        'CF_VALIDATION',
+        "deployment: from 'site' needs a site (give one, or deploy through an agent that has a site label)"
+      );
+    }
+  }
+  const viaSite = site !== null; // probe jobs carry STARTTLS (the agent runs the dialogue)
   // Agent probe jobs carry no STARTTLS dialogue: mail servers are checked from the controller.
-  const viaAgent = options.from !== 'controller' && agentId !== null && !target.starttls;
+  const viaAgent = !viaSite && options.from !== 'controller' && agentId !== null && !target.starttls;
   const { run, results } = await executeRun(
     ctx,
     'deploy-check',
@@ -100,8 +128,9 @@ export async function deployCheck(
           port: endpoint.port,
           serverName: endpoint.serverName ?? null,
           starttls: target.starttls ?? null,
-          probeFrom: viaAgent ? 'agent' : 'controller',
+          probeFrom: viaSite ? 'site' : viaAgent ? 'agent' : 'controller',
           agentId: viaAgent ? agentId : null,
+          site: viaSite ? site : null,
         },
       },
     ],

@@ -1,14 +1,16 @@
 /**
  * Monitored endpoints (SPEC M1, M4, D6): the TLS listeners watched for a definition, and who probes each one — the
- * controller, or a named agent that can reach a host the controller cannot. Disabling an endpoint leaves it out
- * of scheduled runs ("disable periodic monitoring"). Every change is audited.
+ * controller, a named agent that can reach a host the controller cannot, or any connected agent of a site. The
+ * prober is given as `prober: {kind: 'controller'} | {kind: 'agent', agentId} | {kind: 'site', site}`, or (as
+ * before) as `probeFrom` + `agentId` / `site`; responses carry both. Disabling an endpoint leaves it out of
+ * scheduled runs ("disable periodic monitoring"). Every change is audited.
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { z } from 'zod';
 import { CertFleetError, STARTTLS_PROTOCOLS } from '@certfleet/shared';
 import { isDnsName } from '../../domain/definition';
-import type { MonitoredEndpoint } from '../../domain/monitoring';
+import { SITE_PATTERN, proberOf, type MonitoredEndpoint, type Prober } from '../../domain/monitoring';
 import type { Em } from '../../storage/database';
 import { AgentEntity, MonitoredEndpointEntity } from '../../storage/entities';
 import { appendAudit } from '../audit-service';
@@ -20,6 +22,16 @@ const hostSchema = z
   .min(1)
   .max(253)
   .refine((h) => net.isIP(h) !== 0 || (isDnsName(h) && !h.includes('*')), 'a DNS name or an IP address');
+
+const siteSchema = z.string().regex(SITE_PATTERN, 'a site label (letters, digits, . _ -; at most 63)');
+
+export const proberSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('controller') }).strict(),
+    z.object({ kind: z.literal('agent'), agentId: z.uuid() }).strict(),
+    z.object({ kind: z.literal('site'), site: siteSchema }).strict(),
+  ])
+  .describe('who probes it (SPEC M4): the controller, a named agent, or any connected agent of a site');
 
 export const endpointInputSchema = z
   .object({
@@ -34,19 +46,78 @@ export const endpointInputSchema = z
       .default(null)
       .describe('SNI to send; null = the host (none for an IP)'),
     starttls: z.enum(STARTTLS_PROTOCOLS).nullable().default(null),
-    probeFrom: z.enum(['controller', 'agent']).default('controller').describe('who probes it (SPEC M4)'),
+    prober: proberSchema.optional(),
+    probeFrom: z
+      .enum(['controller', 'agent', 'site'])
+      .default('controller')
+      .describe('who probes it (SPEC M4); the older spelling of `prober`'),
     agentId: z.uuid().nullable().default(null).describe('the probing agent when probeFrom is agent'),
+    site: siteSchema.nullable().default(null).describe('the probing site when probeFrom is site'),
     enabled: z.boolean().default(true).describe('false: left out of scheduled runs'),
   })
   .strict();
 export type EndpointInput = z.input<typeof endpointInputSchema>;
 export const endpointPatchSchema = endpointInputSchema.partial().strict();
 
-type EndpointFields = Pick<MonitoredEndpoint, 'host' | 'port' | 'serverName' | 'starttls' | 'probeFrom' | 'agentId'>;
+type EndpointFields = Pick<
+  MonitoredEndpoint,
+  'host' | 'port' | 'serverName' | 'starttls' | 'probeFrom' | 'agentId' | 'site'
+>;
 
-/** Cross-field rule: an agent endpoint names an active agent. */
+/** An endpoint as the API shows it: the stored fields and the prober as one value. */
+export type EndpointView = MonitoredEndpoint & { site: string | null; prober: Prober | null };
+
+function view(e: MonitoredEndpoint): EndpointView {
+  return { ...e, site: e.site ?? null, prober: proberOf(e) };
+}
+
+/**
+ * The prober fields of an input: `prober` if sent (then none of `probeFrom`, `agentId`, `site` may be sent), else
+ * the older fields. Only the fields of the chosen kind are kept (the others become null).
+ */
+function proberFields(
+  raw: unknown,
+  input: { prober?: Prober; probeFrom?: MonitoredEndpoint['probeFrom']; agentId?: string | null; site?: string | null }
+): Partial<Pick<MonitoredEndpoint, 'probeFrom' | 'agentId' | 'site'>> {
+  const sent = raw !== null && typeof raw === 'object' ? new Set(Object.keys(raw)) : new Set<string>();
+  if (input.prober) {
+    const legacy = ['probeFrom', 'agentId', 'site'].filter((k) => sent.has(k));
+    if (legacy.length) {
+      throw new CertFleetError(
+        'CF_VALIDATION',
+        `monitoring.endpoint: give either prober or ${legacy.join(', ')}, not both`
+      );
+    }
+    const p = input.prober;
+    return {
+      probeFrom: p.kind,
+      agentId: p.kind === 'agent' ? p.agentId : null,
+      site: p.kind === 'site' ? p.site : null,
+    };
+  }
+  const out: Partial<Pick<MonitoredEndpoint, 'probeFrom' | 'agentId' | 'site'>> = {};
+  if (input.probeFrom !== undefined) out.probeFrom = input.probeFrom;
+  if (input.agentId !== undefined) out.agentId = input.agentId;
+  if (input.site !== undefined) out.site = input.site;
+  return out;
+}
+
+/** Keeps only the field of the prober's kind: a controller endpoint has neither agent nor site. */
+function normaliseProber<T extends Pick<MonitoredEndpoint, 'probeFrom' | 'agentId' | 'site'>>(e: T): T {
+  return {
+    ...e,
+    agentId: e.probeFrom === 'agent' ? e.agentId : null,
+    site: e.probeFrom === 'site' ? (e.site ?? null) : null,
+  };
+}
+
+/** Cross-field rule: an agent endpoint names an active agent; a site endpoint names a site. */
 async function assertProbePath(em: Em, e: EndpointFields): Promise<void> {
   if (e.probeFrom === 'controller') return;
+  if (e.probeFrom === 'site') {
+    if (!e.site) throw new CertFleetError('CF_VALIDATION', 'monitoring: probeFrom "site" needs a site');
+    return;
+  }
   if (!e.agentId) throw new CertFleetError('CF_VALIDATION', 'monitoring: probeFrom "agent" needs an agentId');
   const agent = await em.findOne(AgentEntity, { id: e.agentId });
   if (!agent || agent.status !== 'active') {
@@ -71,24 +142,26 @@ export async function createEndpoint(
   definitionId: string,
   raw: unknown,
   actor: Actor
-): Promise<MonitoredEndpoint> {
+): Promise<EndpointView> {
   const input = parseInput(endpointInputSchema, raw, 'monitoring.endpoint');
+  const prober = proberFields(raw, input);
   const now = ctx.clock.now();
   return ctx.db.em().transactional(async (em) => {
     const def = await getDefinition(em, definitionId);
-    const endpoint: MonitoredEndpoint = {
+    const endpoint: MonitoredEndpoint = normaliseProber({
       id: crypto.randomUUID(),
       definitionId: def.id,
       host: input.host ?? defaultHost(def.subject.commonName),
       port: input.port,
       serverName: input.serverName,
       starttls: input.starttls,
-      probeFrom: input.probeFrom,
-      agentId: input.probeFrom === 'agent' ? input.agentId : null,
+      probeFrom: prober.probeFrom ?? 'controller',
+      agentId: prober.agentId ?? null,
+      site: prober.site ?? null,
       enabled: input.enabled,
       createdAt: now,
       updatedAt: now,
-    };
+    });
     await assertProbePath(em, endpoint);
     em.persist(em.create(MonitoredEndpointEntity, endpoint));
     await appendAudit(
@@ -102,19 +175,25 @@ export async function createEndpoint(
           endpointId: endpoint.id,
           endpoint: `${endpoint.host}:${endpoint.port}`,
           probeFrom: endpoint.probeFrom,
+          ...(endpoint.site ? { site: endpoint.site } : {}),
         },
       },
       now
     );
-    return endpoint;
+    return view(endpoint);
   });
 }
 
 /** A definition's endpoints, oldest first. CF_NOT_FOUND for an unknown definition. */
-export async function listEndpoints(ctx: ServiceContext, definitionId: string): Promise<MonitoredEndpoint[]> {
+export async function listEndpoints(ctx: ServiceContext, definitionId: string): Promise<EndpointView[]> {
   const em = ctx.db.em().fork();
   const def = await getDefinition(em, definitionId);
-  return em.find(MonitoredEndpointEntity, { definitionId: def.id }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  const rows = await em.find(
+    MonitoredEndpointEntity,
+    { definitionId: def.id },
+    { orderBy: { createdAt: 'asc', id: 'asc' } }
+  );
+  return rows.map(view);
 }
 
 async function getEndpoint(em: Em, definitionId: string, endpointId: string): Promise<MonitoredEndpoint> {
@@ -125,20 +204,21 @@ async function getEndpoint(em: Em, definitionId: string, endpointId: string): Pr
   return found;
 }
 
-/** Changes an endpoint (only the fields sent); switching to the controller clears the agent. */
+/** Changes an endpoint (only the fields sent); switching the prober's kind clears the other kind's agent/site. */
 export async function updateEndpoint(
   ctx: ServiceContext,
   definitionId: string,
   endpointId: string,
   raw: unknown,
   actor: Actor
-): Promise<MonitoredEndpoint> {
-  const patch = parsePatch(endpointPatchSchema, raw, 'monitoring.endpoint');
+): Promise<EndpointView> {
+  const parsed = parsePatch(endpointPatchSchema, raw, 'monitoring.endpoint');
+  const { prober: _prober, probeFrom: _from, agentId: _agent, site: _site, ...patch } = parsed;
+  const probing = proberFields(raw, parsed);
   const now = ctx.clock.now();
   return ctx.db.em().transactional(async (em) => {
     const row = await getEndpoint(em, definitionId, endpointId);
-    const next = { ...row, ...patch } as MonitoredEndpoint;
-    if (next.probeFrom === 'controller') next.agentId = null;
+    const next = normaliseProber({ ...row, ...patch, ...probing } as MonitoredEndpoint);
     await assertProbePath(em, next);
     em.assign(row, {
       host: next.host,
@@ -147,6 +227,7 @@ export async function updateEndpoint(
       starttls: next.starttls,
       probeFrom: next.probeFrom,
       agentId: next.agentId,
+      site: next.site ?? null,
       enabled: next.enabled,
       updatedAt: now,
     });
@@ -157,11 +238,11 @@ export async function updateEndpoint(
         action: 'monitoring.endpoint.updated',
         targetType: 'definition',
         targetId: definitionId,
-        details: { endpointId, fields: Object.keys(patch) },
+        details: { endpointId, fields: Object.keys(parsed) },
       },
       now
     );
-    return row;
+    return view(row);
   });
 }
 

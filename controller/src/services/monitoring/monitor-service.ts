@@ -9,9 +9,16 @@
  * - Monitored-Only (M3): path validation against the definition's trust set (T2; the system set by default), the
  *   DN against the definition's subject (CN, O, C), expiry threshold 30 days.
  * - Both (M6): hostname coverage of the check name (the SNI name, else the host), weak keys and signatures.
+ * - Controller-probed endpoints (M2, M3, M6): missing intermediates fetched via AIA caIssuers (Monitored-Only), then
+ *   revocation status from the OCSP responder with the CRL as fallback (`fetchAia`, `checkRevocation`; both on).
  *
- * Failures that are not the server's (an agent that does not answer within the deadline, an agent that is gone)
- * are verdicts too (`AgentDidNotReport`, `AgentUnavailable`), so a run always writes one row per endpoint.
+ * Failures that are not the server's (an agent that does not answer within the deadline, an agent that is gone,
+ * no connected agent of a site) are verdicts too (`AgentDidNotReport`, `AgentUnavailable`, `NoSiteAgentConnected`),
+ * so a run always writes one row per endpoint.
+ *
+ * Every run has an owner (`host:pid`) and a heartbeat with its progress (`done` of `endpoints`) while it executes;
+ * run-recovery.ts marks runs whose process is gone as `interrupted`, and a run interrupted in-process (the
+ * controller stops) closes itself as `interrupted`.
  */
 import crypto, { X509Certificate } from 'node:crypto';
 import type { Knex } from '@mikro-orm/postgresql';
@@ -20,12 +27,14 @@ import {
   CertFleetError,
   type CheckContext,
   type CheckOutcome,
-  type ObservedEndpoint,
   type ProbeObservation,
+  type AiaCache,
+  type AiaEvidence,
   type RevocationInfo,
-  type StartTlsProtocol,
   type CrlCache,
-  crlRevocationStatus,
+  type OcspCache,
+  completeChainViaAia,
+  revocationStatus,
   evaluateChecks,
   probeEndpoint,
 } from '@certfleet/shared';
@@ -34,16 +43,17 @@ import type { CertificateDefinition } from '../../domain/definition';
 import type { MonitoringRecord } from '../../domain/history';
 import type { MonitorRun, MonitoredEndpoint } from '../../domain/monitoring';
 import {
-  AgentJobEntity,
   CertificateEntity,
   DefinitionEntity,
   MonitorRunEntity,
   MonitoredEndpointEntity,
   MonitoringHistoryEntity,
 } from '../../storage/entities';
-import { enqueueProbeJob, type ProbeObservationRecord } from '../agents/probe-jobs';
 import type { ServiceContext } from '../context';
 import { parseInput } from '../definition-service';
+import { DEFAULT_AGENT_DEADLINE_MS, observeViaAgents } from './agent-probing';
+import { endpointLabel, type Observed, type ProbeTarget } from './observation';
+import { RUN_OWNER, registerActiveRun } from './run-recovery';
 import {
   DEFAULT_SWEEP_WORKER_THRESHOLD,
   type SweepJob,
@@ -58,10 +68,14 @@ import { resolveTrustSet, type ResolvedTrustSet, type TrustSetRef } from './trus
 export const DEFAULT_MONITOR_CONCURRENCY = 32;
 /** Budget of one controller probe. */
 export const DEFAULT_MONITOR_PROBE_TIMEOUT_MS = 10_000;
-/** How long a run waits for agents to answer their probe jobs. */
-export const DEFAULT_AGENT_DEADLINE_MS = 60_000;
-/** Endpoints per agent probe job (the job schema's limit). */
-const AGENT_JOB_CHUNK = 500;
+/** How often a running run writes its heartbeat and progress. */
+export const DEFAULT_RUN_HEARTBEAT_MS = 5_000;
+/** How long an interrupted run waits for its probes to wind down (agent jobs withdrawn) before it closes. */
+const INTERRUPT_GRACE_MS = 2_000;
+/** Progress reaches the run row at most this often (and with every heartbeat). */
+const PROGRESS_FLUSH_MS = 500;
+export { DEFAULT_AGENT_DEADLINE_MS };
+export { endpointLabel, type ProbeTarget };
 const HISTORY_FLUSH_CHUNK = 500;
 const INSERT_HISTORY = `insert into monitoring_history (id, definition_id, certificate_id, endpoint, status, reason, message, at,
   run_id, endpoint_id, leaf_sha256, leaf_sha1, leaf_not_after, probed_by, checks)
@@ -76,6 +90,10 @@ export const monitorRunInputSchema = z
     trigger: z.enum(['schedule', 'manual', 'deploy-check']),
     definitionId: z.uuid().optional(),
     endpointIds: z.array(z.uuid()).min(1).max(100_000).optional(),
+    controllerOnly: z
+      .boolean()
+      .optional()
+      .describe('only endpoints the controller probes (a process without agent streams: `run-now --local`)'),
   })
   .strict();
 export type MonitorRunInput = z.input<typeof monitorRunInputSchema>;
@@ -88,6 +106,14 @@ export interface MonitorOptions {
   probeTimeoutMs?: number;
   /** How long to wait for agents' probe reports. @default 60000 */
   agentDeadlineMs?: number;
+  /** First attempt of a site endpoint before it is re-assigned to another agent of the site. @default half the agent deadline */
+  siteAttemptMs?: number;
+  /** Heartbeat and progress period of the run row. @default 5000 */
+  heartbeatMs?: number;
+  /** Interrupts the run: it closes as `interrupted` with its progress. */
+  signal?: AbortSignal;
+  /** Progress: called with the number of endpoints observed so far, at most once per endpoint. */
+  onProgress?: (done: number, total: number) => void;
   /** Poll interval for agent job rows. @default 250 */
   pollMs?: number;
   /** The probe engine (tests may substitute one; a substitute keeps the run on the main thread). @default probeEndpoint */
@@ -102,25 +128,29 @@ export interface MonitorOptions {
   /** Probes in flight per worker thread. @default 48 */
   workerConcurrency?: number;
   /**
-   * Revocation status (SPEC M6) of controller-probed leaves that name an http:// CRL distribution point: the CRL
-   * is fetched (bounded, cached until nextUpdate) before the checks run, on the main thread or in the worker.
-   * `false` skips it (`NotRevoked` is then skipped). @default true
+   * Revocation status (SPEC M6) of controller-probed leaves: their OCSP responder (AIA, http://) is asked first,
+   * their CRL (http:// CDP) is the fallback; answers are verified, bounded and cached (until nextUpdate, at most
+   * 1 h) before the checks run, on the main thread or in the worker. `false` skips it (`NotRevoked` is then
+   * skipped). @default true
    */
   checkRevocation?: boolean;
   /** The CRL cache of main-thread lookups. @default the process-wide cache */
   revocationCache?: CrlCache;
-  /** Budget of one CRL download. @default 5000 */
+  /** The OCSP answer cache of main-thread lookups. @default the process-wide cache */
+  ocspCache?: OcspCache;
+  /** Budget of one OCSP request or CRL download. @default 5000 */
   revocationTimeoutMs?: number;
-}
-
-/** What to probe and from where. */
-export interface ProbeTarget {
-  host: string;
-  port: number;
-  serverName: string | null;
-  starttls: StartTlsProtocol | null;
-  probeFrom: 'controller' | 'agent';
-  agentId: string | null;
+  /**
+   * AIA chain completion (SPEC M2, M3) for controller-probed Monitored-Only endpoints: when the served chain lacks
+   * an issuer that the trust set does not have either, it is fetched from the AIA caIssuers URL (bounded, depth
+   * ≤ 3, cached 1 h), so the verdict tells `IntermediateMissingAiaCompletable` from an untrusted chain. Costs a
+   * Name lookup when nothing is missing. `false` skips it. @default true
+   */
+  fetchAia?: boolean;
+  /** The caIssuers cache of main-thread lookups. @default the process-wide cache */
+  aiaCache?: AiaCache;
+  /** Budget of one caIssuers download. @default 5000 */
+  aiaTimeoutMs?: number;
 }
 
 /** One endpoint of a run: where it is, whose it is, and (Lifecycle-Managed) which certificate it must serve. */
@@ -144,6 +174,8 @@ export interface RunReportEntry {
   leaf: { sha1: string; sha256: string; subject: string; issuer: string; notAfter: string } | null;
   expiry: CheckOutcome['expiry'];
   probedBy: string;
+  /** The site of an endpoint probed by "any agent of a site". */
+  site?: string;
   trustSet: TrustSetRef | null;
   protocol: string | null;
   cipher: string | null;
@@ -164,22 +196,15 @@ export interface RunResult {
   entry: RunReportEntry;
 }
 
-/** An observation, or why there is none (the verdict is then failing with that reason). */
-type Observed =
-  | { kind: 'observed'; observation: ObservedEndpoint & { protocol?: string; cipher?: string }; probedBy: string }
-  | { kind: 'missing'; reason: string; message: string; probedBy: string };
-
-/** `host:port`, IPv6 in brackets. */
-export function endpointLabel(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<void>) {
+async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<void>,
+  signal?: AbortSignal
+) {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !signal?.aborted) {
       const i = next++;
       await fn(items[i] as T, i);
     }
@@ -187,153 +212,56 @@ async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
 }
 
-function probedByOf(t: ProbeTarget): string {
-  return t.probeFrom === 'agent' ? `agent:${t.agentId ?? '?'}` : 'controller';
-}
-
-/** Agent reports carry `Code: message`; the checks want a code and a message. */
-function fromAgentRecord(rec: ProbeObservationRecord, target: ProbeTarget): Observed {
-  const m = /^([A-Za-z]+):\s*([\s\S]*)$/.exec(rec.error);
-  const observation: ObservedEndpoint & { protocol?: string; cipher?: string } = {
-    host: target.host,
-    port: target.port,
-    serverName: rec.serverName || null,
-    ok: rec.error === '',
-    chain: rec.chain.map((b) => Buffer.from(b, 'base64')),
-    ...(rec.protocol ? { protocol: rec.protocol } : {}),
-    ...(rec.cipher ? { cipher: rec.cipher } : {}),
-  };
-  if (rec.error !== '') observation.error = { code: m?.[1] ?? 'Unreachable', message: m?.[2] ?? rec.error };
-  return { kind: 'observed', observation, probedBy: probedByOf(target) };
-}
-
 /**
- * Observes every target: controller targets with bounded concurrency, agent targets through one probe job per
- * agent (chunked), whose rows are polled until answered or until the deadline. Never throws for a target.
+ * Observes every target: controller targets with bounded concurrency, agent and site targets through probe jobs
+ * (agent-probing.ts). Never throws for a target. `onObserved` is called once per target index when it is known.
  */
 export async function observeTargets(
   ctx: ServiceContext,
   targets: readonly ProbeTarget[],
-  opts: MonitorOptions = {}
+  opts: MonitorOptions & { onObserved?: (index: number) => void } = {}
 ): Promise<Observed[]> {
   const out = new Array<Observed>(targets.length);
   const probe = opts.probe ?? probeEndpoint;
   const controllerIdx: number[] = [];
-  const byAgent = new Map<string, number[]>();
-  targets.forEach((t, i) => {
-    if (t.probeFrom === 'controller') controllerIdx.push(i);
-    else if (!t.agentId) {
-      out[i] = {
-        kind: 'missing',
-        reason: 'AgentUnavailable',
-        message: `${endpointLabel(t.host, t.port)}: no agent is assigned to probe this endpoint`,
-        probedBy: probedByOf(t),
-      };
-    } else {
-      const list = byAgent.get(t.agentId) ?? [];
-      list.push(i);
-      byAgent.set(t.agentId, list);
-    }
-  });
+  const agentIdx: number[] = [];
+  targets.forEach((t, i) => (t.probeFrom === 'controller' ? controllerIdx : agentIdx).push(i));
 
-  const viaController = pool(controllerIdx, opts.concurrency ?? DEFAULT_MONITOR_CONCURRENCY, async (i) => {
-    const t = targets[i] as ProbeTarget;
-    const observation = await probe({
-      host: t.host,
-      port: t.port,
-      ...(t.serverName ? { serverName: t.serverName } : {}),
-      ...(t.starttls ? { starttls: t.starttls } : {}),
-      timeoutMs: opts.probeTimeoutMs ?? DEFAULT_MONITOR_PROBE_TIMEOUT_MS,
-    });
-    out[i] = { kind: 'observed', observation, probedBy: 'controller' };
+  const viaController = pool(
+    controllerIdx,
+    opts.concurrency ?? DEFAULT_MONITOR_CONCURRENCY,
+    async (i) => {
+      const t = targets[i] as ProbeTarget;
+      const observation = await probe({
+        host: t.host,
+        port: t.port,
+        ...(t.serverName ? { serverName: t.serverName } : {}),
+        ...(t.starttls ? { starttls: t.starttls } : {}),
+        timeoutMs: opts.probeTimeoutMs ?? DEFAULT_MONITOR_PROBE_TIMEOUT_MS,
+      });
+      out[i] = { kind: 'observed', observation, probedBy: 'controller' };
+      opts.onObserved?.(i);
+    },
+    opts.signal
+  );
+  const viaAgents = observeViaAgents(ctx, targets, agentIdx, out, {
+    ...(opts.agentDeadlineMs !== undefined ? { agentDeadlineMs: opts.agentDeadlineMs } : {}),
+    ...(opts.siteAttemptMs !== undefined ? { siteAttemptMs: opts.siteAttemptMs } : {}),
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onObserved ? { onObserved: opts.onObserved } : {}),
   });
-
-  const viaAgents = (async () => {
-    if (byAgent.size === 0) return;
-    const deadline = Date.now() + (opts.agentDeadlineMs ?? DEFAULT_AGENT_DEADLINE_MS);
-    const waiting = new Map<string, number[]>(); // job id → target indexes, in the job's order
-    for (const [agentId, idx] of byAgent) {
-      for (let start = 0; start < idx.length; start += AGENT_JOB_CHUNK) {
-        const chunk = idx.slice(start, start + AGENT_JOB_CHUNK);
-        try {
-          const job = await enqueueProbeJob(
-            ctx,
-            agentId,
-            chunk.map((i) => {
-              const t = targets[i] as ProbeTarget;
-              return {
-                host: t.host,
-                port: t.port,
-                ...(t.serverName ? { serverName: t.serverName } : {}),
-                ...(t.starttls ? { starttls: t.starttls } : {}),
-              };
-            })
-          );
-          waiting.set(job.id, chunk);
-        } catch (err) {
-          for (const i of chunk) {
-            const t = targets[i] as ProbeTarget;
-            out[i] = {
-              kind: 'missing',
-              reason: 'AgentUnavailable',
-              message: `${endpointLabel(t.host, t.port)}: agent ${agentId} cannot take probe jobs: ${(err as Error).message}`,
-              probedBy: probedByOf(t),
-            };
-          }
-        }
-      }
-    }
-    while (waiting.size > 0) {
-      const rows = await ctx.db
-        .em()
-        .fork()
-        .find(AgentJobEntity, { id: { $in: [...waiting.keys()] }, status: 'done' });
-      for (const row of rows) {
-        const idx = waiting.get(row.id) ?? [];
-        waiting.delete(row.id);
-        const records = ((row.result ?? {}) as { observations?: ProbeObservationRecord[] }).observations ?? [];
-        idx.forEach((i, k) => {
-          const t = targets[i] as ProbeTarget;
-          const rec = records[k];
-          out[i] = rec
-            ? fromAgentRecord(rec, t)
-            : {
-                kind: 'missing',
-                reason: 'AgentDidNotReport',
-                message: `${endpointLabel(t.host, t.port)}: the agent's report has no observation for this endpoint`,
-                probedBy: probedByOf(t),
-              };
-        });
-      }
-      if (waiting.size === 0 || Date.now() >= deadline) break;
-      await sleep(Math.min(opts.pollMs ?? 250, Math.max(10, deadline - Date.now())));
-    }
-    if (waiting.size > 0) {
-      // Withdraw the unanswered jobs so a late reconnect does not probe for a run that has already judged them.
-      await ctx.db
-        .em()
-        .fork()
-        .nativeUpdate(
-          AgentJobEntity,
-          { id: { $in: [...waiting.keys()] }, status: { $in: ['pending', 'delivered'] } },
-          { status: 'superseded', finishedAt: ctx.clock.now() }
-        );
-      const seconds = Math.round((opts.agentDeadlineMs ?? DEFAULT_AGENT_DEADLINE_MS) / 100) / 10;
-      for (const idx of waiting.values()) {
-        for (const i of idx) {
-          const t = targets[i] as ProbeTarget;
-          out[i] = {
-            kind: 'missing',
-            reason: 'AgentDidNotReport',
-            message: `${endpointLabel(t.host, t.port)}: agent ${t.agentId ?? '?'} did not report within ${seconds} s`,
-            probedBy: probedByOf(t),
-          };
-        }
-      }
-    }
-  })();
 
   await Promise.all([viaController, viaAgents]);
+  for (const i of controllerIdx) {
+    // only when interrupted: the pool stopped before these
+    out[i] ??= {
+      kind: 'missing',
+      reason: 'RunInterrupted',
+      message: 'the run was interrupted before this endpoint was probed',
+      probedBy: 'controller',
+    };
+  }
   return out;
 }
 
@@ -408,25 +336,32 @@ function reportEntry(
       : null,
     expiry: outcome.expiry,
     probedBy: observed.probedBy,
+    ...(item.target.probeFrom === 'site' && item.target.site ? { site: item.target.site } : {}),
     trustSet: trust,
     protocol: obs?.protocol ?? null,
     cipher: obs?.cipher ?? null,
   };
 }
 
-/** Creates the run row (status `running`). */
-async function openRun(ctx: ServiceContext, trigger: string): Promise<MonitorRun> {
+/** Creates the run row (status `running`, owned by this process) with its total. */
+async function openRun(ctx: ServiceContext, trigger: string, id: string, total: number): Promise<MonitorRun> {
+  const now = ctx.clock.now();
   const run: MonitorRun = {
-    id: crypto.randomUUID(),
+    id,
     trigger,
     status: 'running',
-    startedAt: ctx.clock.now(),
+    startedAt: now,
     finishedAt: null,
-    endpoints: 0,
+    endpoints: total,
     ok: 0,
     warning: 0,
     failing: 0,
     report: null,
+    done: 0,
+    requestedBy: null,
+    request: null,
+    owner: RUN_OWNER,
+    heartbeatAt: now,
   };
   const em = ctx.db.em().fork();
   em.persist(em.create(MonitorRunEntity, run));
@@ -434,11 +369,16 @@ async function openRun(ctx: ServiceContext, trigger: string): Promise<MonitorRun
   return run;
 }
 
+/**
+ * Closes a run that is still `running` (a run marked `interrupted` meanwhile, by recovery, stays so); returns the
+ * row as closed, or as it was found.
+ */
 async function closeRun(ctx: ServiceContext, run: MonitorRun, patch: Partial<MonitorRun>): Promise<MonitorRun> {
   const next: MonitorRun = { ...run, ...patch, finishedAt: ctx.clock.now() };
-  await ctx.db.em().fork().nativeUpdate(
+  const em = ctx.db.em().fork();
+  const n = await em.nativeUpdate(
     MonitorRunEntity,
-    { id: run.id },
+    { id: run.id, status: 'running' },
     {
       status: next.status,
       finishedAt: next.finishedAt,
@@ -447,49 +387,74 @@ async function closeRun(ctx: ServiceContext, run: MonitorRun, patch: Partial<Mon
       warning: next.warning,
       failing: next.failing,
       report: next.report,
+      done: next.done ?? 0,
+      heartbeatAt: next.finishedAt,
     }
   );
-  return next;
+  if (n === 1) return next;
+  return (await em.findOne(MonitorRunEntity, { id: run.id })) ?? next;
 }
 
 type TrustFor = (def: CertificateDefinition) => Promise<ResolvedTrustSet | Error> | undefined;
 
+/** What was fetched for one observation before the checks ran. */
+interface Fetched {
+  aia?: AiaEvidence;
+  revocation?: RevocationInfo;
+}
+
 /**
- * Revocation status of each controller-probed leaf that names an http:// CRL distribution point (SPEC M6), with
- * the served chain and the definition's trust roots as issuer candidates; undefined where not asked.
+ * AIA chain completion (Monitored-Only, with its trust set) and then revocation status (OCSP, CRL fallback; SPEC
+ * M2, M3, M6) of each controller-probed leaf, with the served chain, the trust roots and the AIA-fetched
+ * certificates as issuer candidates; empty where not asked. Neither step throws.
  */
-async function revocationsFor(
+async function fetchedFor(
   items: readonly RunItem[],
   observed: readonly Observed[],
   opts: MonitorOptions,
   now: Date,
   trustFor: TrustFor
-): Promise<Array<RevocationInfo | undefined>> {
-  const out = new Array<RevocationInfo | undefined>(items.length);
-  if (opts.checkRevocation === false) return out;
+): Promise<Fetched[]> {
+  const out = items.map((): Fetched => ({}));
+  if (opts.checkRevocation === false && opts.fetchAia === false) return out;
   await pool(items, opts.concurrency ?? DEFAULT_MONITOR_CONCURRENCY, async (item, k) => {
     const o = observed[k];
     if (item.target.probeFrom !== 'controller' || o?.kind !== 'observed' || !o.observation.ok) return;
     const trust = await trustFor(item.definition);
-    out[k] = await crlRevocationStatus(o.observation.chain, {
-      now,
-      ...(trust && !(trust instanceof Error) ? { issuers: trust.set.roots } : {}),
-      ...(opts.revocationCache ? { cache: opts.revocationCache } : {}),
-      ...(opts.revocationTimeoutMs ? { timeoutMs: opts.revocationTimeoutMs } : {}),
-    }).catch((err: unknown) => ({
-      status: 'unknown' as const,
-      source: 'crl' as const,
-      message: err instanceof Error ? err.message : String(err),
-    }));
+    const set = trust && !(trust instanceof Error) ? trust.set : undefined;
+    const chain = o.observation.chain;
+    const aia =
+      opts.fetchAia !== false && set
+        ? await completeChainViaAia(chain, {
+            now,
+            trustSet: set,
+            ...(opts.aiaCache ? { cache: opts.aiaCache } : {}),
+            ...(opts.aiaTimeoutMs ? { timeoutMs: opts.aiaTimeoutMs } : {}),
+          })
+        : undefined;
+    const revocation =
+      opts.checkRevocation === false
+        ? undefined
+        : await revocationStatus(chain, {
+            now,
+            issuers: [...(set?.roots ?? []), ...(aia?.certificates ?? []).map((der) => new X509Certificate(der))],
+            ...(opts.revocationCache ? { crlCache: opts.revocationCache } : {}),
+            ...(opts.ocspCache ? { ocspCache: opts.ocspCache } : {}),
+            ...(opts.revocationTimeoutMs ? { timeoutMs: opts.revocationTimeoutMs } : {}),
+          });
+    out[k] = { ...(aia ? { aia } : {}), ...(revocation ? { revocation } : {}) };
   });
   return out;
 }
+
+/** Run options inside a run: `onObserved` counts progress. */
+type RunOpts = MonitorOptions & { onObserved?: (index: number) => void };
 
 /** Observes on the main thread (and through agents), then judges on the main thread. */
 async function judgeHere(
   ctx: ServiceContext,
   items: readonly RunItem[],
-  opts: MonitorOptions,
+  opts: RunOpts,
   trustFor: TrustFor
 ): Promise<RunResult[]> {
   const observed = await observeTargets(
@@ -498,7 +463,7 @@ async function judgeHere(
     opts
   );
   const now = ctx.clock.now();
-  const revocations = await revocationsFor(items, observed, opts, now, trustFor);
+  const fetched = await fetchedFor(items, observed, opts, now, trustFor);
   const results: RunResult[] = [];
   for (const [k, item] of items.entries()) {
     const o = observed[k] as Observed;
@@ -507,11 +472,7 @@ async function judgeHere(
     if (trust instanceof Error) outcome = failingOutcome('TrustSetNotFound', trust.message);
     else if (o.kind === 'missing') outcome = failingOutcome(o.reason, o.message);
     else {
-      const revocation = revocations[k];
-      outcome = evaluateChecks(o.observation, {
-        ...checkContextFor(item, now, trust),
-        ...(revocation ? { revocation } : {}),
-      });
+      outcome = evaluateChecks(o.observation, { ...checkContextFor(item, now, trust), ...fetched[k] });
     }
     const ref = trust && !(trust instanceof Error) ? trust.ref : null;
     results.push({ item, outcome, probedBy: o.probedBy, entry: reportEntry(item, outcome, o, ref) });
@@ -526,7 +487,7 @@ async function judgeHere(
 async function judgeOnWorkers(
   ctx: ServiceContext,
   items: readonly RunItem[],
-  opts: MonitorOptions,
+  opts: RunOpts,
   workers: number,
   trustFor: TrustFor
 ): Promise<RunResult[]> {
@@ -546,6 +507,7 @@ async function judgeOnWorkers(
       const outcome = failingOutcome('TrustSetNotFound', trust.message);
       const o: Observed = { kind: 'missing', reason: outcome.reason, message: outcome.message, probedBy: 'controller' };
       results[k] = { item, outcome, probedBy: 'controller', entry: reportEntry(item, outcome, o, null) };
+      opts.onObserved?.(k);
       continue;
     }
     const { trustSet, ...check } = checkContextFor(item, now, trust);
@@ -569,6 +531,9 @@ async function judgeOnWorkers(
       ...(opts.checkRevocation === false
         ? {}
         : { revocation: { ...(opts.revocationTimeoutMs ? { timeoutMs: opts.revocationTimeoutMs } : {}) } }),
+      ...(opts.fetchAia === false || trustKey === undefined
+        ? {}
+        : { aia: { ...(opts.aiaTimeoutMs ? { timeoutMs: opts.aiaTimeoutMs } : {}) } }),
     });
     jobItems.push({ k, ref: trust?.ref ?? null });
   }
@@ -576,6 +541,7 @@ async function judgeOnWorkers(
     sweepOnWorkers(jobs, [...trusts.values()], {
       workers,
       ...(opts.workerConcurrency ? { concurrency: opts.workerConcurrency } : {}),
+      ...(opts.onObserved ? { onSettled: (j: number) => opts.onObserved?.(jobItems[j]?.k ?? -1) } : {}),
     }),
     agentIdx.length > 0
       ? judgeHere(
@@ -624,7 +590,7 @@ async function judgeAndRecord(
   ctx: ServiceContext,
   run: MonitorRun,
   items: readonly RunItem[],
-  opts: MonitorOptions
+  opts: RunOpts
 ): Promise<RunResult[]> {
   const trustByRef = new Map<string, Promise<ResolvedTrustSet | Error>>();
   const trustFor = (def: CertificateDefinition): Promise<ResolvedTrustSet | Error> | undefined => {
@@ -643,6 +609,8 @@ async function judgeAndRecord(
     workers > 0 && onController >= (opts.workerThreshold ?? DEFAULT_SWEEP_WORKER_THRESHOLD)
       ? await judgeOnWorkers(ctx, items, opts, workers, trustFor)
       : await judgeHere(ctx, items, opts, trustFor);
+  // An interrupted run writes no history: its verdicts would be partly made up of `RunInterrupted`.
+  if (opts.signal?.aborted) throw interruptedError(opts.signal);
   const now = ctx.clock.now();
   // One multi-row INSERT … SELECT FROM unnest(…) per chunk, through knex (real parameters, arrays included):
   // building an entity per row costs ≈ 0.4 ms each, which a 1,000-endpoint sweep would feel.
@@ -690,35 +658,146 @@ function countersOf(results: readonly RunResult[]): Pick<MonitorRun, 'endpoints'
   };
 }
 
+function interruptedError(signal: AbortSignal): CertFleetError {
+  const why = typeof signal.reason === 'string' ? signal.reason : 'interrupted';
+  return new CertFleetError('CF_MONITOR_RUN_INTERRUPTED', `monitoring: the run was interrupted: ${why}`);
+}
+
+/** Resolves with `work`, or rejects with CF_MONITOR_RUN_INTERRUPTED as soon as `signal` aborts. */
+function unlessInterrupted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(interruptedError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(interruptedError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    );
+  });
+}
+
 /**
- * Runs `items` as one run with `trigger`: opens the run row, probes, judges, writes history, closes the run with
- * counters and report. An unexpected error closes the run as `failed` with the message in its report and rethrows.
+ * Runs `items` as one run with `trigger`: opens the run row (or takes over `claimed`, a requested run this process
+ * claimed), probes, judges, writes history, closes the run with counters and report. While it runs, the row's
+ * heartbeat and progress (`done`) are written every `heartbeatMs`. Interrupted (`opts.signal`, the controller
+ * stopping, or the row marked `interrupted` by recovery) it closes as `interrupted` with its progress and throws
+ * CF_MONITOR_RUN_INTERRUPTED; an unexpected error closes it as `failed` with the message in its report and rethrows.
  */
 export async function executeRun(
   ctx: ServiceContext,
   trigger: string,
   items: readonly RunItem[],
-  opts: MonitorOptions = {}
+  opts: MonitorOptions = {},
+  claimed?: MonitorRun
 ): Promise<{ run: MonitorRun; results: RunResult[] }> {
   const started = Date.now();
-  const run = await openRun(ctx, trigger);
+  const id = claimed?.id ?? crypto.randomUUID();
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) onOuterAbort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const active = registerActiveRun(ctx.db, id, abort); // before the row exists: recovery never sees it unowned
+  let done = 0;
+  let run: MonitorRun | undefined;
+  let beat: NodeJS.Timeout | undefined;
+  let work: Promise<RunResult[]> | undefined;
   try {
-    const results = await judgeAndRecord(ctx, run, items, opts);
+    if (claimed) {
+      run = { ...claimed, endpoints: items.length, done: 0 };
+      await ctx.db
+        .em()
+        .fork()
+        .nativeUpdate(
+          MonitorRunEntity,
+          { id, status: 'running' },
+          { endpoints: items.length, done: 0, heartbeatAt: ctx.clock.now() }
+        );
+    } else {
+      run = await openRun(ctx, trigger, id, items.length);
+    }
+    // Heartbeat with progress: every heartbeatMs, and soon after progress (at most every PROGRESS_FLUSH_MS).
+    let beating = false;
+    let written = 0;
+    let lastBeat = Date.now();
+    const heartbeatMs = opts.heartbeatMs ?? DEFAULT_RUN_HEARTBEAT_MS;
+    beat = setInterval(
+      () => {
+        if (beating || (done === written && Date.now() - lastBeat < heartbeatMs)) return;
+        beating = true;
+        const at = done;
+        ctx.db
+          .em()
+          .fork()
+          .nativeUpdate(MonitorRunEntity, { id, status: 'running' }, { heartbeatAt: ctx.clock.now(), done: at })
+          .then((n) => {
+            written = at;
+            lastBeat = Date.now();
+            if (n === 0) abort.abort('the run was marked interrupted by another process');
+          })
+          .catch(() => undefined)
+          .finally(() => (beating = false));
+      },
+      Math.min(heartbeatMs, PROGRESS_FLUSH_MS)
+    );
+    beat.unref();
+    const runOpts: RunOpts = {
+      ...opts,
+      signal: abort.signal,
+      onObserved: () => {
+        if (done >= items.length) return;
+        done++;
+        opts.onProgress?.(done, items.length);
+      },
+    };
+    work = judgeAndRecord(ctx, run, items, runOpts);
+    const results = await unlessInterrupted(work, abort.signal);
+    clearInterval(beat);
     const report: RunReport = { results: results.map((r) => r.entry), durationMs: Date.now() - started };
     const closed = await closeRun(ctx, run, {
       status: 'finished',
       ...countersOf(results),
+      done: results.length,
       report: report as unknown as Record<string, unknown>,
     });
+    if (closed.status !== 'finished') throw interruptedError(abort.signal);
     return { run: closed, results };
   } catch (err) {
+    clearInterval(beat);
     const message = err instanceof Error ? err.message : String(err);
-    ctx.log.error({ runId: run.id, err: { message } }, 'monitoring run failed');
-    const report: RunReport = { results: [], durationMs: Date.now() - started, error: message.slice(0, 4000) };
-    await closeRun(ctx, run, { status: 'failed', report: report as unknown as Record<string, unknown> }).catch(
-      () => undefined
-    );
+    if (run) {
+      const interrupted = abort.signal.aborted;
+      if (interrupted && work) {
+        // A short grace: the agent side withdraws its unanswered jobs as soon as it sees the abort.
+        let grace: NodeJS.Timeout | undefined;
+        await Promise.race([
+          work.catch(() => undefined),
+          new Promise<void>((r) => (grace = setTimeout(r, INTERRUPT_GRACE_MS))),
+        ]);
+        clearTimeout(grace);
+      }
+      if (interrupted) ctx.log.warn({ runId: id, done, endpoints: items.length }, message);
+      else ctx.log.error({ runId: id, err: { message } }, 'monitoring run failed');
+      const report: RunReport = {
+        results: [],
+        durationMs: Date.now() - started,
+        error: (interrupted ? `${message}; ${done} of ${items.length} endpoint(s) observed` : message).slice(0, 4000),
+      };
+      await closeRun(ctx, run, {
+        status: interrupted ? 'interrupted' : 'failed',
+        done,
+        report: report as unknown as Record<string, unknown>,
+      }).catch(() => undefined);
+    }
     throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+    active.settle();
   }
 }
 
@@ -735,6 +814,7 @@ async function selectEndpoints(
   if (input.endpointIds) where.id = { $in: input.endpointIds };
   else where.enabled = true;
   if (input.definitionId) where.definitionId = input.definitionId;
+  if (input.controllerOnly) where.probeFrom = 'controller';
   return em.find(MonitoredEndpointEntity, where, { orderBy: { definitionId: 'asc', createdAt: 'asc', id: 'asc' } });
 }
 
@@ -766,7 +846,8 @@ export async function itemsForEndpoints(
         serverName: e.serverName,
         starttls: e.starttls,
         probeFrom: e.probeFrom,
-        agentId: e.agentId,
+        agentId: e.probeFrom === 'agent' ? e.agentId : null,
+        site: e.probeFrom === 'site' ? (e.site ?? null) : null,
       },
       expected: current.get(e.definitionId) ?? null,
     });
@@ -776,24 +857,36 @@ export async function itemsForEndpoints(
 
 /**
  * Runs the monitor (SPEC M1): scheduled (`schedule`), run-now (`manual`), optionally limited to one definition or
- * to named endpoints. Returns the closed run with its counters and report.
+ * to named endpoints. Returns the closed run with its counters and report. `claimed`: a requested run this process
+ * claimed (run-requests.ts); it is executed under its own id, and closed as `failed` when the input is refused.
  * @example await runMonitor(ctx, { trigger: 'manual', definitionId })
  */
 export async function runMonitor(
   ctx: ServiceContext,
   raw: MonitorRunInput,
-  opts: MonitorOptions = {}
+  opts: MonitorOptions = {},
+  claimed?: MonitorRun
 ): Promise<MonitorRun> {
-  const input = parseInput(monitorRunInputSchema, raw, 'monitoring.run');
-  const endpoints = await selectEndpoints(ctx, input);
-  const items = await itemsForEndpoints(ctx, endpoints);
-  return (await executeRun(ctx, input.trigger, items, opts)).run;
+  let items: RunItem[];
+  let input: z.output<typeof monitorRunInputSchema>;
+  try {
+    input = parseInput(monitorRunInputSchema, raw, 'monitoring.run');
+    items = await itemsForEndpoints(ctx, await selectEndpoints(ctx, input));
+  } catch (err) {
+    if (claimed) {
+      const report: RunReport = { results: [], durationMs: 0, error: (err as Error).message.slice(0, 4000) };
+      await closeRun(ctx, claimed, { status: 'failed', report: report as unknown as Record<string, unknown> });
+    }
+    throw err;
+  }
+  return (await executeRun(ctx, input.trigger, items, opts, claimed)).run;
 }
 
 export const runListQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(500).default(50),
     trigger: z.enum(['schedule', 'manual', 'deploy-check']).optional(),
+    status: z.enum(['requested', 'running', 'finished', 'failed', 'interrupted', 'cancelled']).optional(),
   })
   .strict();
 
@@ -803,11 +896,15 @@ export async function listRuns(ctx: ServiceContext, raw: unknown): Promise<Array
   const rows = await ctx.db
     .em()
     .fork()
-    .find(MonitorRunEntity, q.trigger ? { trigger: q.trigger } : {}, {
-      orderBy: { startedAt: 'desc', id: 'asc' },
-      limit: q.limit,
-      exclude: ['report'],
-    });
+    .find(
+      MonitorRunEntity,
+      { ...(q.trigger ? { trigger: q.trigger } : {}), ...(q.status ? { status: q.status } : {}) },
+      {
+        orderBy: { startedAt: 'desc', id: 'asc' },
+        limit: q.limit,
+        exclude: ['report'],
+      }
+    );
   return rows.map((r) => ({
     id: r.id,
     trigger: r.trigger,
@@ -818,6 +915,10 @@ export async function listRuns(ctx: ServiceContext, raw: unknown): Promise<Array
     ok: r.ok,
     warning: r.warning,
     failing: r.failing,
+    done: r.done ?? 0,
+    requestedBy: r.requestedBy ?? null,
+    owner: r.owner ?? null,
+    heartbeatAt: r.heartbeatAt ?? null,
   }));
 }
 
@@ -853,6 +954,8 @@ export function renderRunReportHtml(run: MonitorRun): string {
             ? `${esc(r.leaf.subject)}<br><small>SHA-256 ${esc(r.leaf.sha256)}<br>SHA-1 ${esc(r.leaf.sha1)}</small>`
             : ''
         }</td><td>${esc(r.expiry?.leaf ?? '')}</td><td>${esc(r.probedBy)}${
+          r.site ? `<br><small>site ${esc(r.site)}</small>` : ''
+        }${
           r.trustSet ? `<br><small>trust set ${esc(r.trustSet.name)} ${esc(r.trustSet.version)}</small>` : ''
         }</td></tr>`
     )
@@ -867,7 +970,9 @@ export function renderRunReportHtml(run: MonitorRun): string {
       ? `, finished ${esc(run.finishedAt instanceof Date ? run.finishedAt.toISOString() : run.finishedAt)}`
       : ''
   }.</p>
-<p>${esc(run.endpoints)} endpoint(s): ${esc(run.ok)} ok, ${esc(run.warning)} warning, ${esc(run.failing)} failing.${
+<p>${esc(run.endpoints)} endpoint(s)${
+    run.status === 'finished' ? '' : `, ${esc(run.done ?? 0)} observed`
+  }: ${esc(run.ok)} ok, ${esc(run.warning)} warning, ${esc(run.failing)} failing.${
     report.error ? ` Error: ${esc(report.error)}` : ''
   }</p>
 <table><thead><tr><th>Status</th><th>Endpoint</th><th>Definition</th><th>Reason</th><th>Served leaf</th><th>Leaf expires</th><th>Probed by</th></tr></thead>

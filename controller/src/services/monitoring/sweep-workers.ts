@@ -16,9 +16,10 @@ import {
   type CheckOutcome,
   type ProbeOptions,
   type TrustSet,
-  crlRevocationStatus,
+  completeChainViaAia,
   evaluateChecks,
   probeEndpoint,
+  revocationStatus,
   systemTrustSet,
   trustSetFromCertificates,
 } from '@certfleet/shared';
@@ -50,8 +51,13 @@ export interface SweepJob {
   /** The check context without its trust set; `trustKey` names the set (see {@link SweepTrust}). */
   check: Omit<CheckContext, 'trustSet'>;
   trustKey?: string;
-  /** Fetch the leaf's CRL (http CDP only) before judging; the worker keeps its own CRL cache. */
+  /**
+   * Ask the leaf's OCSP responder, falling back to its CRL (http only), before judging; the worker keeps its own
+   * OCSP and CRL caches.
+   */
   revocation?: { timeoutMs?: number };
+  /** Fetch missing intermediates from AIA caIssuers URLs (needs `trustKey`); the worker keeps its own cache. */
+  aia?: { timeoutMs?: number };
 }
 
 /** What came back for one job. */
@@ -116,11 +122,23 @@ function runWorker(init: WorkerInit): void {
         expiry: { intermediates: [] },
       };
     else {
+      const now = new Date(job.check.now);
+      const aia =
+        job.aia && trustSet && observation.ok
+          ? await completeChainViaAia(observation.chain, {
+              now,
+              trustSet,
+              ...(job.aia.timeoutMs ? { timeoutMs: job.aia.timeoutMs } : {}),
+            })
+          : undefined;
       const revocation =
         job.revocation && observation.ok
-          ? await crlRevocationStatus(observation.chain, {
-              now: new Date(job.check.now),
-              ...(trustSet ? { issuers: trustSet.roots } : {}),
+          ? await revocationStatus(observation.chain, {
+              now,
+              issuers: [
+                ...(trustSet?.roots ?? []),
+                ...(aia?.certificates ?? []).map((der) => new X509Certificate(der)),
+              ],
               ...(job.revocation.timeoutMs ? { timeoutMs: job.revocation.timeoutMs } : {}),
             })
           : undefined;
@@ -128,6 +146,7 @@ function runWorker(init: WorkerInit): void {
         ...job.check,
         ...(trustSet ? { trustSet } : {}),
         ...(revocation ? { revocation } : {}),
+        ...(aia ? { aia } : {}),
       });
     }
     outbox.push({
@@ -309,7 +328,7 @@ export function defaultSweepWorkers(cores = os.availableParallelism()): number {
 export async function sweepOnWorkers(
   jobs: readonly SweepJob[],
   trusts: readonly SweepTrust[],
-  opts: { workers?: number; concurrency?: number } = {}
+  opts: { workers?: number; concurrency?: number; onSettled?: (index: number) => void } = {}
 ): Promise<SweepReply[]> {
   const out = new Array<SweepReply>(jobs.length);
   if (jobs.length === 0) return out;
@@ -356,6 +375,7 @@ export async function sweepOnWorkers(
       if (out[id] !== undefined) return;
       out[id] = reply;
       left--;
+      opts.onSettled?.(id);
     };
     for (const pw of pool.workers) {
       pool.onResults.set(pw.worker, (results) => {

@@ -74,3 +74,23 @@ test('NotRevoked: skipped when there is no leaf, even with revocation info', asy
   t.is(notRevoked(o).status, 'skipped');
   t.is(o.reason, 'ConnectRefused');
 });
+
+test('M6 NotRevoked: no source reachable (cause unreachable) → warning RevocationUnreachable naming the source', async (t) => {
+  const o = await judge({
+    status: 'unknown',
+    source: 'ocsp',
+    cause: 'unreachable',
+    message: 'OCSP http://127.0.0.1:1: unreachable (ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1)',
+  });
+  const c = notRevoked(o);
+  t.is(c.status, 'warning');
+  t.is(c.reason, 'RevocationUnreachable');
+  t.regex(c.message, /^revocation status unknown, OCSP unreachable: OCSP http:\/\/127\.0\.0\.1:1: unreachable/);
+  t.is(o.status, 'warning');
+  t.is(o.reason, 'RevocationUnreachable');
+  // an answer that came but could not be trusted stays RevocationUnknown
+  const invalid = await judge({ status: 'unknown', source: 'ocsp', cause: 'invalid', message: 'BadSignature: …' });
+  t.is(notRevoked(invalid).reason, 'RevocationUnknown');
+  const notKnown = await judge({ status: 'unknown', source: 'ocsp', cause: 'not-known', message: 'unknown' });
+  t.is(notRevoked(notKnown).reason, 'RevocationUnknown');
+});

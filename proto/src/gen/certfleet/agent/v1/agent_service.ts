@@ -147,12 +147,22 @@ export interface RenewIdentityResponse {
 
 /** AgentMessage is one message on the agent -> controller half of Connect. */
 export interface AgentMessage {
-  payload: { $case: "heartbeat"; value: Heartbeat } | { $case: "jobResult"; value: JobResult } | undefined;
+  payload: { $case: "heartbeat"; value: Heartbeat } | { $case: "jobResult"; value: JobResult } | //
+  /**
+   * Scan jobs only: counters and the endpoints found since the previous
+   * ScanProgress, sent while the scan runs (S1).
+   */
+  { $case: "scanProgress"; value: ScanProgress } | undefined;
 }
 
 /** ControllerMessage is one message on the controller -> agent half of Connect. */
 export interface ControllerMessage {
-  payload: { $case: "heartbeat"; value: Heartbeat } | { $case: "job"; value: Job } | undefined;
+  payload: { $case: "heartbeat"; value: Heartbeat } | { $case: "job"; value: Job } | //
+  /**
+   * Stop a running job early (a cancelled discovery scan). The agent then
+   * sends no further messages for it; a job it does not run is ignored.
+   */
+  { $case: "cancelJob"; value: CancelJob } | undefined;
 }
 
 /** Heartbeat is sent by both sides to show the stream is alive. */
@@ -179,10 +189,12 @@ export interface Job {
    * What to do. An agent that does not know the kind (an older agent) MUST
    * answer with JOB_STATUS_REJECTED and reason "UnsupportedJob".
    */
-  kind: { $case: "installBundle"; value: InstallBundle } | { $case: "probeEndpoints"; value: ProbeEndpoints } | {
-    $case: "reportInventory";
-    value: ReportInventory;
-  } | undefined;
+  kind:
+    | { $case: "installBundle"; value: InstallBundle }
+    | { $case: "probeEndpoints"; value: ProbeEndpoints }
+    | { $case: "reportInventory"; value: ReportInventory }
+    | { $case: "scanNetwork"; value: ScanNetwork }
+    | undefined;
 }
 
 /** InstallBundle asks the agent to open a sealed bundle and install it (D2). */
@@ -222,6 +234,107 @@ export interface Endpoint {
 export interface ReportInventory {
   /** Files or directories to scan; empty means the agent's configured defaults. */
   paths: string[];
+}
+
+/**
+ * ScanNetwork asks the agent to run a discovery scan (S1) from inside its
+ * network: every target x port, a TCP connect check, then the TLS handshake
+ * (after a STARTTLS dialogue where the port names one) on open ports. The
+ * agent reports endpoints as it finds them (ScanProgress, chunked; the last one
+ * carries the summary) and ends with a JobResult; verdicts are computed by the
+ * controller, which accepts endpoints only of this job's targets and ports.
+ */
+export interface ScanNetwork {
+  /**
+   * Target entries as the controller validated them: IPv4 addresses, CIDR
+   * blocks (/16 or narrower), ranges a.b.c.d-e, IPv6 addresses, host names.
+   */
+  targets: string[];
+  ports: ScanPort[];
+  /** Pairs in flight. */
+  concurrency: number;
+  /** Budget of one TCP connect. */
+  connectTimeoutMs: number;
+  /** Budget of the STARTTLS dialogue and handshake on an open port. */
+  handshakeTimeoutMs: number;
+  /** Budget of the whole scan; the agent then stops and reports what it found. */
+  maxDurationMs: number;
+}
+
+/** ScanPort is one port of a scan. */
+export interface ScanPort {
+  port: number;
+  /**
+   * STARTTLS dialogue before the handshake: "smtp", "imap", "pop3", "ftp";
+   * empty means TLS from the first byte.
+   */
+  starttls: string;
+}
+
+/**
+ * ScanProgress is sent by the agent while a scan job runs: at most about once
+ * a second, and whenever the endpoints found since the last one would fill a
+ * message (each message stays under the agent's message size limit).
+ */
+export interface ScanProgress {
+  /** The job_id of the scan job. */
+  jobId: string;
+  /** Pairs (target x port) finished, and the scan's total. */
+  done: number;
+  total: number;
+  /** Endpoints found so far (including those in earlier messages). */
+  found: number;
+  /**
+   * Endpoints found since the previous ScanProgress of this job (or all of
+   * them again after a redelivery: the controller stores each host:port once).
+   */
+  endpoints: DiscoveredEndpoint[];
+  /**
+   * Set only in the last ScanProgress of a finished scan, sent right before
+   * the job's JobResult.
+   */
+  summary: ScanSummary | undefined;
+}
+
+/** DiscoveredEndpoint is one TLS service found by a scan: what it served. */
+export interface DiscoveredEndpoint {
+  /** The target as scanned: IP literal or host name. */
+  host: string;
+  port: number;
+  /** The IP address connected to. */
+  address: string;
+  /** SNI sent; empty for none. */
+  serverName: string;
+  /** STARTTLS dialogue used; empty for none. */
+  starttls: string;
+  /** DER certificates as served, leaf first. */
+  certificateChain: Buffer[];
+  protocol: string;
+  cipher: string;
+  handshakeMs: number;
+}
+
+/** ScanSummary holds the final counters of a scan job. */
+export interface ScanSummary {
+  done: number;
+  total: number;
+  found: number;
+  open: number;
+  closed: number;
+  filtered: number;
+  unreachable: number;
+  tlsFailed: number;
+  durationMs: number;
+  /**
+   * Why the scan ended early: "deadline", "aborted"; empty when every pair
+   * was scanned.
+   */
+  stopped: string;
+}
+
+/** CancelJob stops a job the agent is running. */
+export interface CancelJob {
+  jobId: string;
 }
 
 /** JobResult is the agent's answer to one Job. */
@@ -724,6 +837,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "jobResult":
         JobResult.encode(message.payload.value, writer.uint32(18).fork()).join();
         break;
+      case "scanProgress":
+        ScanProgress.encode(message.payload.value, writer.uint32(26).fork()).join();
+        break;
     }
     return writer;
   },
@@ -757,6 +873,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.payload = { $case: "jobResult", value: JobResult.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.payload = { $case: "scanProgress", value: ScanProgress.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -777,6 +901,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "jobResult", value: JobResult.fromJSON(object.jobResult) }
         : isSet(object.job_result)
         ? { $case: "jobResult", value: JobResult.fromJSON(object.job_result) }
+        : isSet(object.scanProgress)
+        ? { $case: "scanProgress", value: ScanProgress.fromJSON(object.scanProgress) }
+        : isSet(object.scan_progress)
+        ? { $case: "scanProgress", value: ScanProgress.fromJSON(object.scan_progress) }
         : undefined,
     };
   },
@@ -787,6 +915,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.heartbeat = Heartbeat.toJSON(message.payload.value);
     } else if (message.payload?.$case === "jobResult") {
       obj.jobResult = JobResult.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "scanProgress") {
+      obj.scanProgress = ScanProgress.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -809,6 +939,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         }
         break;
       }
+      case "scanProgress": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "scanProgress", value: ScanProgress.fromPartial(object.payload.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -826,6 +962,9 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         break;
       case "job":
         Job.encode(message.payload.value, writer.uint32(18).fork()).join();
+        break;
+      case "cancelJob":
+        CancelJob.encode(message.payload.value, writer.uint32(26).fork()).join();
         break;
     }
     return writer;
@@ -860,6 +999,14 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
             message.payload = { $case: "job", value: Job.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.payload = { $case: "cancelJob", value: CancelJob.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -878,6 +1025,10 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
         : isSet(object.job)
         ? { $case: "job", value: Job.fromJSON(object.job) }
+        : isSet(object.cancelJob)
+        ? { $case: "cancelJob", value: CancelJob.fromJSON(object.cancelJob) }
+        : isSet(object.cancel_job)
+        ? { $case: "cancelJob", value: CancelJob.fromJSON(object.cancel_job) }
         : undefined,
     };
   },
@@ -888,6 +1039,8 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       obj.heartbeat = Heartbeat.toJSON(message.payload.value);
     } else if (message.payload?.$case === "job") {
       obj.job = Job.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "cancelJob") {
+      obj.cancelJob = CancelJob.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -907,6 +1060,12 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       case "job": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "job", value: Job.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "cancelJob": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "cancelJob", value: CancelJob.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -1029,6 +1188,9 @@ export const Job: MessageFns<Job> = {
       case "reportInventory":
         ReportInventory.encode(message.kind.value, writer.uint32(98).fork()).join();
         break;
+      case "scanNetwork":
+        ScanNetwork.encode(message.kind.value, writer.uint32(106).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1078,6 +1240,14 @@ export const Job: MessageFns<Job> = {
             message.kind = { $case: "reportInventory", value: ReportInventory.decode(reader, reader.uint32()) };
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.kind = { $case: "scanNetwork", value: ScanNetwork.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1109,6 +1279,10 @@ export const Job: MessageFns<Job> = {
         ? { $case: "reportInventory", value: ReportInventory.fromJSON(object.reportInventory) }
         : isSet(object.report_inventory)
         ? { $case: "reportInventory", value: ReportInventory.fromJSON(object.report_inventory) }
+        : isSet(object.scanNetwork)
+        ? { $case: "scanNetwork", value: ScanNetwork.fromJSON(object.scanNetwork) }
+        : isSet(object.scan_network)
+        ? { $case: "scanNetwork", value: ScanNetwork.fromJSON(object.scan_network) }
         : undefined,
     };
   },
@@ -1124,6 +1298,8 @@ export const Job: MessageFns<Job> = {
       obj.probeEndpoints = ProbeEndpoints.toJSON(message.kind.value);
     } else if (message.kind?.$case === "reportInventory") {
       obj.reportInventory = ReportInventory.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "scanNetwork") {
+      obj.scanNetwork = ScanNetwork.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -1150,6 +1326,12 @@ export const Job: MessageFns<Job> = {
       case "reportInventory": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "reportInventory", value: ReportInventory.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "scanNetwork": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "scanNetwork", value: ScanNetwork.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -1502,6 +1684,933 @@ export const ReportInventory: MessageFns<ReportInventory> = {
   fromPartial<I extends Exact<DeepPartial<ReportInventory>, I>>(object: I): ReportInventory {
     const message = createBaseReportInventory();
     message.paths = object.paths?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseScanNetwork(): ScanNetwork {
+  return { targets: [], ports: [], concurrency: 0, connectTimeoutMs: 0, handshakeTimeoutMs: 0, maxDurationMs: 0 };
+}
+
+export const ScanNetwork: MessageFns<ScanNetwork> = {
+  encode(message: ScanNetwork, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.targets) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.ports) {
+      ScanPort.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.concurrency !== 0) {
+      writer.uint32(24).uint32(message.concurrency);
+    }
+    if (message.connectTimeoutMs !== 0) {
+      writer.uint32(32).uint32(message.connectTimeoutMs);
+    }
+    if (message.handshakeTimeoutMs !== 0) {
+      writer.uint32(40).uint32(message.handshakeTimeoutMs);
+    }
+    if (message.maxDurationMs !== 0) {
+      writer.uint32(48).uint32(message.maxDurationMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScanNetwork {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScanNetwork();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.targets.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ports.push(ScanPort.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.concurrency = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.connectTimeoutMs = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.handshakeTimeoutMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxDurationMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScanNetwork {
+    return {
+      targets: globalThis.Array.isArray(object?.targets) ? object.targets.map((e: any) => globalThis.String(e)) : [],
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => ScanPort.fromJSON(e)) : [],
+      concurrency: isSet(object.concurrency) ? globalThis.Number(object.concurrency) : 0,
+      connectTimeoutMs: isSet(object.connectTimeoutMs)
+        ? globalThis.Number(object.connectTimeoutMs)
+        : isSet(object.connect_timeout_ms)
+        ? globalThis.Number(object.connect_timeout_ms)
+        : 0,
+      handshakeTimeoutMs: isSet(object.handshakeTimeoutMs)
+        ? globalThis.Number(object.handshakeTimeoutMs)
+        : isSet(object.handshake_timeout_ms)
+        ? globalThis.Number(object.handshake_timeout_ms)
+        : 0,
+      maxDurationMs: isSet(object.maxDurationMs)
+        ? globalThis.Number(object.maxDurationMs)
+        : isSet(object.max_duration_ms)
+        ? globalThis.Number(object.max_duration_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ScanNetwork): unknown {
+    const obj: any = {};
+    if (message.targets?.length) {
+      obj.targets = message.targets;
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => ScanPort.toJSON(e));
+    }
+    if (message.concurrency !== 0) {
+      obj.concurrency = Math.round(message.concurrency);
+    }
+    if (message.connectTimeoutMs !== 0) {
+      obj.connectTimeoutMs = Math.round(message.connectTimeoutMs);
+    }
+    if (message.handshakeTimeoutMs !== 0) {
+      obj.handshakeTimeoutMs = Math.round(message.handshakeTimeoutMs);
+    }
+    if (message.maxDurationMs !== 0) {
+      obj.maxDurationMs = Math.round(message.maxDurationMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScanNetwork>, I>>(base?: I): ScanNetwork {
+    return ScanNetwork.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScanNetwork>, I>>(object: I): ScanNetwork {
+    const message = createBaseScanNetwork();
+    message.targets = object.targets?.map((e) => e) || [];
+    message.ports = object.ports?.map((e) => ScanPort.fromPartial(e)) || [];
+    message.concurrency = object.concurrency ?? 0;
+    message.connectTimeoutMs = object.connectTimeoutMs ?? 0;
+    message.handshakeTimeoutMs = object.handshakeTimeoutMs ?? 0;
+    message.maxDurationMs = object.maxDurationMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseScanPort(): ScanPort {
+  return { port: 0, starttls: "" };
+}
+
+export const ScanPort: MessageFns<ScanPort> = {
+  encode(message: ScanPort, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.port !== 0) {
+      writer.uint32(8).uint32(message.port);
+    }
+    if (message.starttls !== "") {
+      writer.uint32(18).string(message.starttls);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScanPort {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScanPort();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.starttls = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScanPort {
+    return {
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      starttls: isSet(object.starttls) ? globalThis.String(object.starttls) : "",
+    };
+  },
+
+  toJSON(message: ScanPort): unknown {
+    const obj: any = {};
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    if (message.starttls !== "") {
+      obj.starttls = message.starttls;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScanPort>, I>>(base?: I): ScanPort {
+    return ScanPort.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScanPort>, I>>(object: I): ScanPort {
+    const message = createBaseScanPort();
+    message.port = object.port ?? 0;
+    message.starttls = object.starttls ?? "";
+    return message;
+  },
+};
+
+function createBaseScanProgress(): ScanProgress {
+  return { jobId: "", done: 0, total: 0, found: 0, endpoints: [], summary: undefined };
+}
+
+export const ScanProgress: MessageFns<ScanProgress> = {
+  encode(message: ScanProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.done !== 0) {
+      writer.uint32(16).uint32(message.done);
+    }
+    if (message.total !== 0) {
+      writer.uint32(24).uint32(message.total);
+    }
+    if (message.found !== 0) {
+      writer.uint32(32).uint32(message.found);
+    }
+    for (const v of message.endpoints) {
+      DiscoveredEndpoint.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.summary !== undefined) {
+      ScanSummary.encode(message.summary, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScanProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScanProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.done = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.found = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.endpoints.push(DiscoveredEndpoint.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.summary = ScanSummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScanProgress {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      done: isSet(object.done) ? globalThis.Number(object.done) : 0,
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      found: isSet(object.found) ? globalThis.Number(object.found) : 0,
+      endpoints: globalThis.Array.isArray(object?.endpoints)
+        ? object.endpoints.map((e: any) => DiscoveredEndpoint.fromJSON(e))
+        : [],
+      summary: isSet(object.summary) ? ScanSummary.fromJSON(object.summary) : undefined,
+    };
+  },
+
+  toJSON(message: ScanProgress): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.done !== 0) {
+      obj.done = Math.round(message.done);
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.found !== 0) {
+      obj.found = Math.round(message.found);
+    }
+    if (message.endpoints?.length) {
+      obj.endpoints = message.endpoints.map((e) => DiscoveredEndpoint.toJSON(e));
+    }
+    if (message.summary !== undefined) {
+      obj.summary = ScanSummary.toJSON(message.summary);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScanProgress>, I>>(base?: I): ScanProgress {
+    return ScanProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScanProgress>, I>>(object: I): ScanProgress {
+    const message = createBaseScanProgress();
+    message.jobId = object.jobId ?? "";
+    message.done = object.done ?? 0;
+    message.total = object.total ?? 0;
+    message.found = object.found ?? 0;
+    message.endpoints = object.endpoints?.map((e) => DiscoveredEndpoint.fromPartial(e)) || [];
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? ScanSummary.fromPartial(object.summary)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDiscoveredEndpoint(): DiscoveredEndpoint {
+  return {
+    host: "",
+    port: 0,
+    address: "",
+    serverName: "",
+    starttls: "",
+    certificateChain: [],
+    protocol: "",
+    cipher: "",
+    handshakeMs: 0,
+  };
+}
+
+export const DiscoveredEndpoint: MessageFns<DiscoveredEndpoint> = {
+  encode(message: DiscoveredEndpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.port !== 0) {
+      writer.uint32(16).uint32(message.port);
+    }
+    if (message.address !== "") {
+      writer.uint32(26).string(message.address);
+    }
+    if (message.serverName !== "") {
+      writer.uint32(34).string(message.serverName);
+    }
+    if (message.starttls !== "") {
+      writer.uint32(42).string(message.starttls);
+    }
+    for (const v of message.certificateChain) {
+      writer.uint32(50).bytes(v!);
+    }
+    if (message.protocol !== "") {
+      writer.uint32(58).string(message.protocol);
+    }
+    if (message.cipher !== "") {
+      writer.uint32(66).string(message.cipher);
+    }
+    if (message.handshakeMs !== 0) {
+      writer.uint32(72).uint32(message.handshakeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiscoveredEndpoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiscoveredEndpoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.serverName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.starttls = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.certificateChain.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.cipher = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.handshakeMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiscoveredEndpoint {
+    return {
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      serverName: isSet(object.serverName)
+        ? globalThis.String(object.serverName)
+        : isSet(object.server_name)
+        ? globalThis.String(object.server_name)
+        : "",
+      starttls: isSet(object.starttls) ? globalThis.String(object.starttls) : "",
+      certificateChain: globalThis.Array.isArray(object?.certificateChain)
+        ? object.certificateChain.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : globalThis.Array.isArray(object?.certificate_chain)
+        ? object.certificate_chain.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
+      cipher: isSet(object.cipher) ? globalThis.String(object.cipher) : "",
+      handshakeMs: isSet(object.handshakeMs)
+        ? globalThis.Number(object.handshakeMs)
+        : isSet(object.handshake_ms)
+        ? globalThis.Number(object.handshake_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: DiscoveredEndpoint): unknown {
+    const obj: any = {};
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.serverName !== "") {
+      obj.serverName = message.serverName;
+    }
+    if (message.starttls !== "") {
+      obj.starttls = message.starttls;
+    }
+    if (message.certificateChain?.length) {
+      obj.certificateChain = message.certificateChain.map((e) => base64FromBytes(e));
+    }
+    if (message.protocol !== "") {
+      obj.protocol = message.protocol;
+    }
+    if (message.cipher !== "") {
+      obj.cipher = message.cipher;
+    }
+    if (message.handshakeMs !== 0) {
+      obj.handshakeMs = Math.round(message.handshakeMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiscoveredEndpoint>, I>>(base?: I): DiscoveredEndpoint {
+    return DiscoveredEndpoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiscoveredEndpoint>, I>>(object: I): DiscoveredEndpoint {
+    const message = createBaseDiscoveredEndpoint();
+    message.host = object.host ?? "";
+    message.port = object.port ?? 0;
+    message.address = object.address ?? "";
+    message.serverName = object.serverName ?? "";
+    message.starttls = object.starttls ?? "";
+    message.certificateChain = object.certificateChain?.map((e) => e) || [];
+    message.protocol = object.protocol ?? "";
+    message.cipher = object.cipher ?? "";
+    message.handshakeMs = object.handshakeMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseScanSummary(): ScanSummary {
+  return {
+    done: 0,
+    total: 0,
+    found: 0,
+    open: 0,
+    closed: 0,
+    filtered: 0,
+    unreachable: 0,
+    tlsFailed: 0,
+    durationMs: 0,
+    stopped: "",
+  };
+}
+
+export const ScanSummary: MessageFns<ScanSummary> = {
+  encode(message: ScanSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.done !== 0) {
+      writer.uint32(8).uint32(message.done);
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).uint32(message.total);
+    }
+    if (message.found !== 0) {
+      writer.uint32(24).uint32(message.found);
+    }
+    if (message.open !== 0) {
+      writer.uint32(32).uint32(message.open);
+    }
+    if (message.closed !== 0) {
+      writer.uint32(40).uint32(message.closed);
+    }
+    if (message.filtered !== 0) {
+      writer.uint32(48).uint32(message.filtered);
+    }
+    if (message.unreachable !== 0) {
+      writer.uint32(56).uint32(message.unreachable);
+    }
+    if (message.tlsFailed !== 0) {
+      writer.uint32(64).uint32(message.tlsFailed);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(72).uint32(message.durationMs);
+    }
+    if (message.stopped !== "") {
+      writer.uint32(82).string(message.stopped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScanSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScanSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.done = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.found = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.open = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.closed = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.filtered = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.unreachable = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.tlsFailed = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.durationMs = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.stopped = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScanSummary {
+    return {
+      done: isSet(object.done) ? globalThis.Number(object.done) : 0,
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      found: isSet(object.found) ? globalThis.Number(object.found) : 0,
+      open: isSet(object.open) ? globalThis.Number(object.open) : 0,
+      closed: isSet(object.closed) ? globalThis.Number(object.closed) : 0,
+      filtered: isSet(object.filtered) ? globalThis.Number(object.filtered) : 0,
+      unreachable: isSet(object.unreachable) ? globalThis.Number(object.unreachable) : 0,
+      tlsFailed: isSet(object.tlsFailed)
+        ? globalThis.Number(object.tlsFailed)
+        : isSet(object.tls_failed)
+        ? globalThis.Number(object.tls_failed)
+        : 0,
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      stopped: isSet(object.stopped) ? globalThis.String(object.stopped) : "",
+    };
+  },
+
+  toJSON(message: ScanSummary): unknown {
+    const obj: any = {};
+    if (message.done !== 0) {
+      obj.done = Math.round(message.done);
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.found !== 0) {
+      obj.found = Math.round(message.found);
+    }
+    if (message.open !== 0) {
+      obj.open = Math.round(message.open);
+    }
+    if (message.closed !== 0) {
+      obj.closed = Math.round(message.closed);
+    }
+    if (message.filtered !== 0) {
+      obj.filtered = Math.round(message.filtered);
+    }
+    if (message.unreachable !== 0) {
+      obj.unreachable = Math.round(message.unreachable);
+    }
+    if (message.tlsFailed !== 0) {
+      obj.tlsFailed = Math.round(message.tlsFailed);
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    if (message.stopped !== "") {
+      obj.stopped = message.stopped;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScanSummary>, I>>(base?: I): ScanSummary {
+    return ScanSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScanSummary>, I>>(object: I): ScanSummary {
+    const message = createBaseScanSummary();
+    message.done = object.done ?? 0;
+    message.total = object.total ?? 0;
+    message.found = object.found ?? 0;
+    message.open = object.open ?? 0;
+    message.closed = object.closed ?? 0;
+    message.filtered = object.filtered ?? 0;
+    message.unreachable = object.unreachable ?? 0;
+    message.tlsFailed = object.tlsFailed ?? 0;
+    message.durationMs = object.durationMs ?? 0;
+    message.stopped = object.stopped ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelJob(): CancelJob {
+  return { jobId: "" };
+}
+
+export const CancelJob: MessageFns<CancelJob> = {
+  encode(message: CancelJob, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelJob {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelJob();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelJob {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelJob): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelJob>, I>>(base?: I): CancelJob {
+    return CancelJob.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelJob>, I>>(object: I): CancelJob {
+    const message = createBaseCancelJob();
+    message.jobId = object.jobId ?? "";
     return message;
   },
 };
