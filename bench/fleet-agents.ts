@@ -52,7 +52,18 @@ export interface FleetAgentStats {
   acksSent: number;
   /** Largest backoff attempt number any agent reached. */
   maxAttempt: number;
+  /** The first duplicates (at most 20): on which of the agent's streams the job came, and how far apart. */
+  duplicateSamples: DuplicateSample[];
   rssBytes: number;
+}
+
+export interface DuplicateSample {
+  agentId: string;
+  jobId: string;
+  /** The agent's stream numbers (1 = its first stream) of the first and the second delivery. */
+  firstStream: number;
+  secondStream: number;
+  msApart: number;
 }
 
 export type ChildMessage = { type: 'csrs'; csrs: string[] } | FleetAgentStats;
@@ -64,7 +75,9 @@ interface SimAgent {
   client: AgentServiceClient | null;
   call: grpc.ClientDuplexStream<AgentMessage, ControllerMessage> | null;
   connected: boolean;
-  jobs: Set<string>;
+  /** Job id → [stream number, time] of its first delivery. */
+  jobs: Map<string, [number, number]>;
+  streams: number;
   wake: (() => void) | null;
 }
 
@@ -72,6 +85,7 @@ const keys: string[] = [];
 const agents: SimAgent[] = [];
 let stopping = false;
 const stats: Omit<FleetAgentStats, 'type' | 'connected' | 'rssBytes'> = {
+  duplicateSamples: [],
   attempts: 0,
   streamEnds: 0,
   received: 0,
@@ -87,7 +101,13 @@ function send(msg: ChildMessage): void {
 function snapshot(): FleetAgentStats {
   let connected = 0;
   for (const a of agents) if (a.connected) connected++;
-  return { type: 'stats', connected, ...stats, rssBytes: process.memoryUsage.rss() };
+  return {
+    type: 'stats',
+    connected,
+    ...stats,
+    duplicateSamples: [...stats.duplicateSamples],
+    rssBytes: process.memoryUsage.rss(),
+  };
 }
 
 function ack(call: grpc.ClientDuplexStream<AgentMessage, ControllerMessage>, jobId: string): void {
@@ -120,6 +140,7 @@ function session(a: SimAgent, address: string, caPem: string): Promise<void> {
     a.client = client;
     a.call = call;
     stats.attempts++;
+    const stream = ++a.streams;
     let finished = false;
     const done = () => {
       if (finished) return;
@@ -136,9 +157,20 @@ function session(a: SimAgent, address: string, caPem: string): Promise<void> {
         a.connected = true;
       } else if (msg.payload?.$case === 'job') {
         const jobId = msg.payload.value.jobId;
-        if (a.jobs.has(jobId)) stats.duplicates++;
-        else {
-          a.jobs.add(jobId);
+        const first = a.jobs.get(jobId);
+        if (first) {
+          stats.duplicates++;
+          if (stats.duplicateSamples.length < 20) {
+            stats.duplicateSamples.push({
+              agentId: a.id,
+              jobId,
+              firstStream: first[0],
+              secondStream: stream,
+              msApart: Date.now() - first[1],
+            });
+          }
+        } else {
+          a.jobs.set(jobId, [stream, Date.now()]);
           stats.received++;
         }
         ack(call, jobId);
@@ -195,7 +227,8 @@ process.on('message', (msg: ParentMessage) => {
           client: null,
           call: null,
           connected: false,
-          jobs: new Set(),
+          jobs: new Map(),
+          streams: 0,
           wake: null,
         };
         agents.push(a);

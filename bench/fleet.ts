@@ -5,18 +5,20 @@
  * - Setup: the agents' P-256 keys and CSRs are made in the agents' process; the controller enrolls each through
  *   the service layer (createJoinToken + enrollAgent, as the Enroll RPC does). All agents connect; the controller
  *   must count N sessions (`agentServer.connectedCount()`): one TCP connection per agent, not a shared subchannel.
- * - Phase 1 (reconnect storm): one install job per agent is queued (enqueueJob, a small unsealed payload), the
- *   controller is stopped and a new one started on the same database, master key, CERTFLEET_HOME and agent port.
+ * - Phase 1 (reconnect storm): the controller is stopped, one install job per agent is queued (enqueueJob, a small
+ *   unsealed payload) and a new controller started on the same database, master key, CERTFLEET_HOME and agent port.
  *   Agents reconnect with exponential backoff and full jitter (agent/src/client/backoff.ts). Measured: time until
  *   every agent has reconnected and until every job is acknowledged (agent_jobs.status = done), duplicates (a job
- *   id received twice by one agent), the controller's event-loop delay and its RSS peak.
+ *   id received twice by one agent, with samples saying on which streams), the controller's event-loop delay and its
+ *   RSS peak.
  * - Phase 2 (push): one job each to M connected agents (default 1,000), announced through the agent hub as the
  *   deployment service does after its commit; time until all are acknowledged and the per-job latency
  *   (agent_jobs.finished_at − push time).
  *
- * The simulated agents run in a child process (bench/fleet-agents.ts), so this process is the controller alone
- * (plus the benchmark's own 100 ms polling of one count query and memory sampling). Everything is bounded in count
- * and time; everything listens on 127.0.0.1.
+ * Three processes: this driver (queues jobs and counts acknowledgements in PostgreSQL), the controller
+ * (bench/fleet-controller.ts — stopped and replaced by a NEW process for the storm, as a production restart is) and the
+ * simulated agents (bench/fleet-agents.ts). RSS, CPU and event-loop delay are the controller process's own.
+ * Everything is bounded in count and time; everything listens on 127.0.0.1.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -24,19 +26,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import pino from 'pino';
 import { Client } from 'pg';
 import { generateBundleKeyPair } from '@certfleet/shared';
-import { loadConfig } from '../controller/src/config/config';
-import { startController, type RunningController, type StartOptions } from '../controller/src/controller';
-import { loadOrCreateAgentPki } from '../controller/src/services/agents/agent-pki';
-import { enrollAgent } from '../controller/src/services/agents/enrollment';
+import { CONTROLLER_NODE_FLAGS } from '../controller/src/config/node-flags';
 import { enqueueJob } from '../controller/src/services/agents/jobs';
-import { createJoinToken } from '../controller/src/services/agents/join-tokens';
 import { ensureDatabase, openDatabase, withDatabase, type Database } from '../controller/src/storage/database';
 import { startEmbeddedPostgres, type RunningPostgres } from '../controller/src/storage/embedded-postgres';
-import type { ChildMessage, FleetAgentIdentity, FleetAgentStats, ParentMessage } from './fleet-agents';
+import type { ControllerReply, ControllerRequest, ControllerStats, Lag } from './fleet-controller';
+import type { ChildMessage, DuplicateSample, FleetAgentIdentity, FleetAgentStats, ParentMessage } from './fleet-agents';
 
 export interface FleetRunOptions {
   /** PostgreSQL admin URL: a fresh database is created on it (and dropped at the end). */
@@ -72,7 +69,7 @@ export interface FleetReport {
     agentSideConnected: number;
   };
   storm: {
-    /** Stopping controller A until controller B's agent listener is ready. */
+    /** Stopping controller A until controller B's agent listener is ready (without the time spent queueing jobs). */
     restartS: number;
     /** From B ready until every agent holds a stream again (controller and agent side). */
     reconnectAllS: number | null;
@@ -92,7 +89,11 @@ export interface FleetReport {
     admission: { admitted: number; queuedPeak: number; dropped: number };
     eventLoopDelayMs: Latency;
     controllerRssPeakMiB: number;
+    controllerRssEndMiB: number;
+    controllerHeapUsedEndMiB: number;
     controllerCpuS: number;
+    /** The first duplicates seen by the agents: which streams delivered the job and how far apart. */
+    duplicateSamples: DuplicateSample[];
     timedOut: boolean;
   };
   push: {
@@ -113,7 +114,6 @@ export interface FleetReport {
   notes: string[];
 }
 
-const LAG_RESOLUTION_MS = 10;
 const mib = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
 const secs = (ms: number) => +(ms / 1000).toFixed(3);
 
@@ -128,12 +128,6 @@ function latency(values: number[]): Latency | null {
   return { p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1] ?? 0 };
 }
 
-/** Milliseconds timers fired late: the histogram records intervals, an idle loop reads ≈ the resolution. */
-function loopDelay(h: IntervalHistogram): Latency {
-  const late = (ns: number) => +Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS).toFixed(2);
-  return { p50: late(h.percentile(50)), p99: late(h.percentile(99)), max: late(h.max) };
-}
-
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -146,19 +140,6 @@ async function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Runs `fn` on every item, `concurrency` at a time. */
-async function pool<T>(items: T[], concurrency: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i] as T, i);
-      }
-    })
-  );
-}
 
 /** The simulated agents' process. */
 class AgentProcess {
@@ -249,6 +230,78 @@ async function queueJobs(db: Database, agentIds: string[], tag: string): Promise
   return ids;
 }
 
+/** The controller in its own process (bench/fleet-controller.ts), driven by small request/response messages. */
+class ControllerProcess {
+  readonly child: ChildProcess;
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor() {
+    this.child = fork(path.join(__dirname, 'fleet-controller.ts'), [], {
+      execArgv: [
+        // the flags `npm start` runs the controller with
+        ...CONTROLLER_NODE_FLAGS,
+        '--import',
+        'tsx',
+        ...(process.env.FLEET_CONTROLLER_NODE_FLAGS ? process.env.FLEET_CONTROLLER_NODE_FLAGS.split(' ') : []),
+        ...(process.env.FLEET_HEAP_SNAPSHOT
+          ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.FLEET_HEAP_SNAPSHOT}`]
+          : []),
+      ],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
+    this.child.on('message', (m: ControllerReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new Error(`fleet-controller: ${m.error}`));
+    });
+    this.child.on('exit', () => {
+      for (const p of this.pending.values()) p.reject(new Error('fleet: the controller process exited'));
+      this.pending.clear();
+    });
+  }
+
+  call<T>(req: DistributiveOmit<ControllerRequest, 'id'>, timeoutMs = 60_000): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`fleet: controller did not answer ${req.op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.child.send({ ...req, id });
+    });
+  }
+
+  stats(): Promise<ControllerStats> {
+    return this.call<ControllerStats>({ op: 'stats' });
+  }
+
+  /** Stops the controller and waits for the process to exit (SIGKILL after 20 s). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
+    await this.call({ op: 'stop' }, 20_000).catch(() => undefined);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** Runs the setup and both phases; returns the figures (asserts nothing). */
 export async function runFleet(options: FleetRunOptions): Promise<FleetReport> {
   const n = options.agents ?? 2000;
@@ -261,7 +314,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetReport> {
   const dbUrl = withDatabase(options.adminUrl, dbName);
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-fleet-home-'));
   const agentPort = await freePort();
-  const config = loadConfig({
+  const env = {
     CERTFLEET_HOME: home,
     DATABASE_URL: dbUrl,
     CERTFLEET_HTTPS_PORT: '0',
@@ -269,26 +322,21 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetReport> {
     CERTFLEET_AGENT_PORT: String(agentPort),
     CERTFLEET_AGENT_HOST: '127.0.0.1',
     CERTFLEET_LOG_LEVEL: 'silent',
-  });
-  const startOptions: StartOptions = {
-    log: pino({ level: 'silent' }),
-    ...(options.handshakeRate ? { agentServer: { handshakeRatePerSecond: options.handshakeRate } } : {}),
+  };
+  const startController = async (): Promise<ControllerProcess> => {
+    const c = new ControllerProcess();
+    await c.call({ op: 'start', env, ...(options.handshakeRate ? { handshakeRate: options.handshakeRate } : {}) });
+    return c;
   };
 
-  let rssPeak = 0;
-  let windowPeak = 0;
-  const rssTimer = setInterval(() => {
-    const rss = process.memoryUsage.rss();
-    rssPeak = Math.max(rssPeak, rss);
-    windowPeak = Math.max(windowPeak, rss);
-  }, 50);
-  let controller: RunningController | null = null;
+  let controller: ControllerProcess | null = null;
   let agents: AgentProcess | null = null;
   let benchDb: Database | null = null;
+  let controllerRssPeak = 0;
+  let baselineRss = 0;
   try {
-    controller = await startController(config, startOptions);
-    const ctx = controller.ctx;
-    const pki = await loadOrCreateAgentPki(ctx);
+    controller = await startController();
+    baselineRss = (await controller.stats()).rssBytes;
     benchDb = await openDatabase(dbUrl, { migrate: false });
 
     // -- setup: keys in the agents' process, enrollment through the service layer --------------------------------
@@ -306,20 +354,10 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetReport> {
 
     t = performance.now();
     const { recipient } = await generateBundleKeyPair();
-    const identities: FleetAgentIdentity[] = new Array<FleetAgentIdentity>(n);
-    const enrollDeadline = Date.now() + phaseTimeoutMs;
-    await pool(csrs, 4, async (csrPem, i) => {
-      if (Date.now() > enrollDeadline) throw new Error(`fleet: enrollment took longer than ${phaseTimeoutMs} ms`);
-      const token = await createJoinToken(ctx, { label: `fleet-${i}`, ttlMinutes: 60 }, 'bench');
-      const r = await enrollAgent(ctx, pki, {
-        joinToken: token.token,
-        csrPem,
-        hostname: `fleet-${i}.bench.test`,
-        agentVersion: '0.0.0-bench',
-        bundlePublicKey: recipient,
-      });
-      identities[i] = { agentId: r.agentId, certPem: r.certificatePem };
-    });
+    const { identities, caPem } = await controller.call<{ identities: FleetAgentIdentity[]; caPem: string }>(
+      { op: 'enroll', csrs, bundleRecipient: recipient },
+      phaseTimeoutMs
+    );
     const enrollS = secs(performance.now() - t);
     log(`${n} agents enrolled in ${enrollS} s`);
 
@@ -328,91 +366,106 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetReport> {
     agents.send({
       type: 'start',
       address: `127.0.0.1:${agentPort}`,
-      caPem: pki.caCertificatePem,
+      caPem,
       agents: identities,
       backoffBaseMs: options.backoffBaseMs ?? 1000,
       backoffCapMs: options.backoffCapMs ?? 60_000,
     });
     const connectDeadline = Date.now() + phaseTimeoutMs;
-    const first = controller;
     let lastConnectLog = Date.now();
+    let sessions = 0;
     while (Date.now() < connectDeadline) {
-      if (first.agentServer.connectedCount() >= n && (agents.latest?.connected ?? 0) >= n) break;
+      const st = await controller.stats();
+      sessions = st.sessions;
+      if (sessions >= n && (agents.latest?.connected ?? 0) >= n) break;
       if (Date.now() - lastConnectLog > 5000) {
         lastConnectLog = Date.now();
         log(
-          `  ${first.agentServer.connectedCount()} sessions, ${agents.latest?.connected ?? 0} agents connected, admission ${JSON.stringify(first.agentServer.admission)}`
+          `  ${sessions} sessions, ${agents.latest?.connected ?? 0} agents connected, admission ${JSON.stringify(st.admission)}`
         );
       }
       await sleep(100);
     }
     const initialConnectS = secs(performance.now() - t);
-    const controllerSessions = first.agentServer.connectedCount();
+    const controllerSessions = sessions;
     const agentSideConnected = (await agents.fresh()).connected;
+    if (process.env.FLEET_HEAP_SNAPSHOT) process.kill(controller.child.pid!, 'SIGUSR2');
+    const connectedStats = await controller.stats();
+    controllerRssPeak = Math.max(controllerRssPeak, connectedStats.rssPeakBytes);
     log(
-      `initial connect: ${controllerSessions} controller sessions, ${agentSideConnected} agents connected in ${initialConnectS} s`
+      `initial connect: ${controllerSessions} controller sessions, ${agentSideConnected} agents connected in ${initialConnectS} s (controller RSS ${mib(connectedStats.rssBytes)} MiB)`
     );
     if (controllerSessions < n) throw new Error(`fleet: only ${controllerSessions} of ${n} agents connected`);
 
     // -- phase 1: reconnect storm -----------------------------------------------------------------------------------
     const agentIds = identities.map((x) => x.agentId);
-    const stormJobs = await queueJobs(benchDb, agentIds, 'storm');
     const before = await agents.fresh();
-    await sleep(200);
-    const lag1 = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-    lag1.enable();
-    windowPeak = 0;
-    const cpu0 = process.cpuUsage();
     const tDown = performance.now();
-    log('stopping the controller');
+    log('stopping the controller (its process exits; a new process starts on the same database and port)');
     await controller.stop();
     controller = null;
-    controller = await startController(config, startOptions);
+    // One deployment job per agent is queued while no controller runs (as deployments made from the CLI or by a
+    // peer controller during the restart would be); the new controller finds them when the agents come back.
+    const tQueue = performance.now();
+    const stormJobs = await queueJobs(benchDb, agentIds, 'storm');
+    const queueS = secs(performance.now() - tQueue);
+    controller = await startController();
+    await controller.call({ op: 'reset' });
+    const cpu0 = (await controller.stats()).cpuUs;
     const tUp = performance.now();
     const upAt = Date.now();
     const second = controller;
-    log(`new controller up after ${secs(tUp - tDown)} s`);
+    log(`new controller up after ${secs(tUp - tDown)} s (of which ${queueS} s queueing ${n} jobs)`);
     let reconnectAt: number | null = null;
     let ackAt: number | null = null;
     let counts = { done: 0, redelivered: 0, finished: [] as Date[] };
     const stormDeadline = tUp + phaseTimeoutMs;
     let lastLog = 0;
+    let st = await second.stats();
     while (performance.now() < stormDeadline) {
       const now = performance.now();
-      if (reconnectAt === null && second.agentServer.connectedCount() >= n && (agents.latest?.connected ?? 0) >= n) {
-        reconnectAt = now;
-      }
+      st = await second.stats();
+      if (reconnectAt === null && st.sessions >= n && (agents.latest?.connected ?? 0) >= n) reconnectAt = now;
       counts = await doneCounts(benchDb, stormJobs);
       if (ackAt === null && counts.done >= n) ackAt = performance.now();
       if (reconnectAt !== null && ackAt !== null) break;
       if (now - lastLog > 5000) {
         lastLog = now;
         log(
-          `  +${secs(now - tUp)} s: ${second.agentServer.connectedCount()} sessions, ${counts.done} acknowledged, admission ${JSON.stringify(second.agentServer.admission)}`
+          `  +${secs(now - tUp)} s: ${st.sessions} sessions, ${counts.done} acknowledged, RSS ${mib(st.rssBytes)} MiB, admission ${JSON.stringify(st.admission)}`
         );
       }
       await sleep(100);
     }
-    lag1.disable();
-    const cpu1 = process.cpuUsage(cpu0);
-    const stormPeak = windowPeak;
+    const stormLag = await second.call<Lag>({ op: 'lag' });
+    st = await second.stats();
+    const afterGc = await second.call<{ heapUsedBytes: number; rssBytes: number } | null>({ op: 'gc' });
+    if (afterGc) {
+      log(
+        `after a full GC (--expose-gc): heap used ${mib(afterGc.heapUsedBytes)} MiB, RSS ${mib(afterGc.rssBytes)} MiB`
+      );
+    }
+    controllerRssPeak = Math.max(controllerRssPeak, st.rssPeakBytes);
     const afterStorm = await agents.fresh();
     const storm: FleetReport['storm'] = {
-      restartS: secs(tUp - tDown),
+      restartS: secs(tUp - tDown - queueS * 1000),
       reconnectAllS: reconnectAt === null ? null : secs(reconnectAt - tUp),
       ackAllS: ackAt === null ? null : secs(ackAt - tUp),
       ackAllFromStopS: ackAt === null ? null : secs(ackAt - tDown),
       acknowledged: counts.done,
-      reconnected: second.agentServer.connectedCount(),
+      reconnected: st.sessions,
       duplicates: afterStorm.duplicates - before.duplicates,
       redelivered: counts.redelivered,
       ackLatencyMs: latency(counts.finished.map((d) => Math.max(0, d.getTime() - upAt))),
       maxBackoffAttempt: afterStorm.maxAttempt,
       streamAttempts: afterStorm.attempts - before.attempts,
-      admission: { ...second.agentServer.admission },
-      eventLoopDelayMs: loopDelay(lag1),
-      controllerRssPeakMiB: mib(stormPeak),
-      controllerCpuS: +((cpu1.user + cpu1.system) / 1e6).toFixed(2),
+      admission: { ...st.admission },
+      eventLoopDelayMs: stormLag,
+      controllerRssPeakMiB: mib(st.rssPeakBytes),
+      controllerRssEndMiB: mib(st.rssBytes),
+      controllerHeapUsedEndMiB: mib(st.heapUsedBytes),
+      controllerCpuS: +((st.cpuUs - cpu0) / 1e6).toFixed(2),
+      duplicateSamples: afterStorm.duplicateSamples.slice(before.duplicateSamples.length),
       timedOut: reconnectAt === null || ackAt === null,
     };
     log(`storm: ${JSON.stringify(storm)}`);
@@ -421,15 +474,15 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetReport> {
     const pushIds = agentIds.slice(0, m);
     // Settle first: every pushed agent must hold a stream on the new controller.
     const settle = Date.now() + 30_000;
-    while (Date.now() < settle && pushIds.some((id) => !second.agentServer.hub.isConnected(id))) await sleep(100);
+    while (Date.now() < settle && (await second.call<number>({ op: 'connected', agentIds: pushIds })) < m) {
+      await sleep(100);
+    }
     const beforePush = await agents.fresh();
     const pushJobs = await queueJobs(benchDb, pushIds, 'push');
-    const lag2 = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-    lag2.enable();
-    windowPeak = 0;
+    await second.call({ op: 'reset' });
     const tPush = performance.now();
     const pushAt = Date.now();
-    for (const id of pushIds) second.agentServer.hub.jobsAvailable(id);
+    await second.call({ op: 'announce', agentIds: pushIds });
     let pushAck: number | null = null;
     let pushCounts = { done: 0, redelivered: 0, finished: [] as Date[] };
     while (performance.now() < tPush + phaseTimeoutMs) {
@@ -440,7 +493,9 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetReport> {
       }
       await sleep(50);
     }
-    lag2.disable();
+    const pushLag = await second.call<Lag>({ op: 'lag' });
+    const pst = await second.stats();
+    controllerRssPeak = Math.max(controllerRssPeak, pst.rssPeakBytes);
     const afterPush = await agents.fresh();
     const push: FleetReport['push'] = {
       agents: m,
@@ -448,30 +503,30 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetReport> {
       acknowledged: pushCounts.done,
       duplicates: afterPush.duplicates - beforePush.duplicates,
       ackLatencyMs: latency(pushCounts.finished.map((d) => Math.max(0, d.getTime() - pushAt))),
-      eventLoopDelayMs: loopDelay(lag2),
-      controllerRssPeakMiB: mib(windowPeak),
+      eventLoopDelayMs: pushLag,
+      controllerRssPeakMiB: mib(pst.rssPeakBytes),
       timedOut: pushAck === null,
     };
     log(`push: ${JSON.stringify(push)}`);
 
     notes.push(
-      'Controller and simulated agents run in separate processes (agents: bench/fleet-agents.ts, one child); they share the 2 cores with PostgreSQL.',
-      'Event-loop delay and RSS are of the controller process, which also runs the benchmark driver (a 100 ms count query and a 50 ms RSS sample).',
+      'Three processes: the benchmark driver (this one: PostgreSQL queries for queueing and counting), the controller (bench/fleet-controller.ts; a restart is a new process, as in production) and the simulated agents (bench/fleet-agents.ts); they share the 2 cores with PostgreSQL.',
+      'Event-loop delay, RSS and CPU are of the controller process alone (sampled in it every 50 ms).',
       'Job payloads are small and unsealed (enqueueJob directly); the agents acknowledge without installing anything.',
-      'Acknowledged = agent_jobs.status done (recordJobResult committed); latencies use finished_at (set just before the commit).'
+      'Acknowledged = agent_jobs.status done (recordJobResult committed); latencies use finished_at (set just before the commit).',
+      'Duplicates = a job id received a second time by the same simulated agent (the real agent answers those from its stored result without reapplying).'
     );
     return {
       agents: n,
       setup: { keysS, enrollS, initialConnectS, controllerSessions, agentSideConnected },
       storm,
       push,
-      controllerRssPeakMiB: mib(rssPeak),
-      controllerRssBaselineMiB: 0,
+      controllerRssPeakMiB: mib(controllerRssPeak),
+      controllerRssBaselineMiB: mib(baselineRss),
       agentProcessRssPeakMiB: mib(agents.rssPeak),
       notes,
     };
   } finally {
-    clearInterval(rssTimer);
     await agents?.stop().catch(() => undefined);
     await controller?.stop().catch(() => undefined);
     await benchDb?.close().catch(() => undefined);
@@ -560,7 +615,6 @@ export async function runFleetBench(options: FleetBenchOptions): Promise<void> {
       adminUrl = pg.adminUrl;
       log(`embedded PostgreSQL on port ${pg.port}`);
     }
-    const baseline = process.memoryUsage.rss();
     const report = await runFleet({
       adminUrl,
       ...(options.agents ? { agents: options.agents } : {}),
@@ -571,7 +625,6 @@ export async function runFleetBench(options: FleetBenchOptions): Promise<void> {
       ...(options.phaseTimeoutMs ? { phaseTimeoutMs: options.phaseTimeoutMs } : {}),
       log,
     });
-    report.controllerRssBaselineMiB = mib(baseline);
     process.stdout.write(
       `\nReconnect storm: ${report.agents} agents, ${os.availableParallelism()} cores, Node ${process.versions.node}\n${table(report)}\n`
     );

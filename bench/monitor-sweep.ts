@@ -20,6 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { systemClock } from '@certfleet/shared';
+import { CONTROLLER_NODE_FLAGS } from '../controller/src/config/node-flags';
 import { masterKeyFromBytes } from '../controller/src/secrets/master-key';
 import type { ServiceContext } from '../controller/src/services/context';
 import { defaultSweepWorkers } from '../controller/src/services/monitoring/sweep-workers';
@@ -47,7 +48,7 @@ export interface MonitorSweepOptions {
   workers?: number;
   /** Probes in flight per worker thread (default: the monitor's). */
   workerConcurrency?: number;
-  /** `--max-old-space-size` of the sweeping process (default 128). */
+  /** `--max-old-space-size` of the sweeping process (default: none — the controller's own flags only). */
   maxOldSpaceMb?: number;
   /** Main-thread probe concurrency when workers = 0 (default 64). */
   concurrency?: number;
@@ -111,7 +112,7 @@ export async function runMonitorSweepBench(options: MonitorSweepOptions = {}): P
     workers: options.workers ?? defaultSweepWorkers(),
     workerConcurrency: options.workerConcurrency,
     concurrency: options.concurrency ?? 64,
-    maxOldSpaceMb: options.maxOldSpaceMb ?? 128,
+    maxOldSpaceMb: options.maxOldSpaceMb ?? null,
     benchDir: options.benchDir ?? process.env.BENCH_DIR ?? '/tmp/certfleet-bench',
     phaseTimeoutMs: options.phaseTimeoutMs ?? 300_000,
   };
@@ -207,7 +208,15 @@ export async function runMonitorSweepBench(options: MonitorSweepOptions = {}): P
       runner = fork(path.join(__dirname, 'monitor-sweep-runner.ts'), [], {
         // A 128 MB old generation, as a controller deployed with a 256 MB budget would run (V8 otherwise collects
         // lazily and the heap holds several runs' garbage).
-        execArgv: ['--import', 'tsx', `--max-old-space-size=${o.maxOldSpaceMb}`],
+        // the V8 flags the controller runs with (`npm start`), nothing the product does not ship
+        execArgv: [
+          ...CONTROLLER_NODE_FLAGS,
+          // diagnostics, e.g. SWEEP_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR'
+          ...(process.env.SWEEP_NODE_FLAGS ? process.env.SWEEP_NODE_FLAGS.split(' ') : []),
+          '--import',
+          'tsx',
+          ...(o.maxOldSpaceMb ? [`--max-old-space-size=${o.maxOldSpaceMb}`] : []),
+        ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       const child = runner;

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=50
 'use strict';
 // CertFleet CLI entry: runs the TypeScript sources through tsx (no separate build step is needed after `npm ci`).
 require('tsx/cjs');

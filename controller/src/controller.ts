@@ -15,6 +15,8 @@ import type { AcquisitionDeps } from './services/acquisition/acquisition-service
 import { defaultAcquisitionDeps } from './services/acquisition/defaults';
 import { issueGrpcServerIdentity, loadOrCreateAgentPki } from './services/agents/agent-pki';
 import { bootstrap } from './services/bootstrap-service';
+import { startDiscoveryRunner, type DiscoveryScanRunner } from './services/discovery/scan-runner';
+import { startRunExecutor, type RunExecutor, type RunExecutorOptions } from './services/monitoring/run-executor';
 import type { ServiceContext } from './services/context';
 import { ensureDatabase, openDatabase, withDatabase, type Database } from './storage/database';
 import { startEmbeddedPostgres, type RunningPostgres } from './storage/embedded-postgres';
@@ -127,8 +129,13 @@ export interface StartOptions {
   acquisition?: (ctx: ServiceContext, extras: { http01Responder?: ChallengeResponder }) => AcquisitionDeps;
   /** Overrides for the agent listener (tests: short agent certificates, fast ban checks). */
   agentServer?: Partial<
-    Pick<AgentServerOptions, 'enroll' | 'banCheckMs' | 'materializeMs' | 'heartbeatSeconds' | 'handshakeRatePerSecond'>
+    Pick<
+      AgentServerOptions,
+      'enroll' | 'banCheckMs' | 'materializeMs' | 'heartbeatSeconds' | 'handshakeRatePerSecond' | 'drainMs'
+    >
   >;
+  /** Requested monitoring runs and run recovery (tests: fast polls, short bounds). */
+  monitorRuns?: RunExecutorOptions;
 }
 
 /** Starts the controller: repository, first-start bootstrap, background jobs, HTTPS API. */
@@ -143,6 +150,8 @@ export async function startController(
   let app: FastifyInstance | undefined;
   let responder: Http01Responder | undefined;
   let agentServer: AgentServer | undefined;
+  let discovery: DiscoveryScanRunner | undefined;
+  let runExecutor: RunExecutor | undefined;
   try {
     const ctx: ServiceContext = { db: store.db, masterKey: store.masterKey, clock: options.clock ?? systemClock, log };
     const boot = await bootstrap(ctx, config.publicHostnames);
@@ -171,6 +180,11 @@ export async function startController(
       }
     );
     ctx.agentHub = agentServer.hub;
+    // Discovery scans left running by a process that died become `interrupted` here, before the API answers.
+    discovery = await startDiscoveryRunner(ctx);
+    ctx.discoveryRunner = discovery;
+    // Marks runs a dead controller left `running` as interrupted, then executes runs requested by other processes.
+    runExecutor = await startRunExecutor(ctx, options.monitorRuns);
     scheduler = await startScheduler(store.db.url, { ctx, acquisition, log });
     app = await buildApp({
       ctx,
@@ -191,6 +205,8 @@ export async function startController(
     const running = app;
     const sched = scheduler;
     const agents = agentServer;
+    const scans = discovery;
+    const runs = runExecutor;
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -203,7 +219,9 @@ export async function startController(
       agentCaSha256: agentPki.caSha256,
       stop: () =>
         (stopping ??= (async () => {
+          await runs.stop(); // in-flight monitoring runs close as interrupted while the database is still open
           await running.close();
+          await scans.stop(); // this process's running scans close as interrupted while the database is open
           await agents.close();
           await sched.stop();
           await closeMailTransports(ctx);
@@ -213,7 +231,9 @@ export async function startController(
         })()),
     };
   } catch (err) {
+    await runExecutor?.stop().catch(() => undefined);
     await app?.close().catch(() => undefined);
+    await discovery?.stop().catch(() => undefined);
     await agentServer?.close().catch(() => undefined);
     await scheduler?.stop().catch(() => undefined);
     await responder?.close().catch(() => undefined);

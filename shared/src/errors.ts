@@ -11,6 +11,11 @@ export const ERROR_CODES = [
   'CF_CONFLICT',
   'CF_UNAUTHORIZED',
   'CF_FORBIDDEN',
+  // access control of the console and API (SPEC U1, U2, U4)
+  'CF_CSRF',
+  'CF_RATE_LIMITED',
+  'CF_IP_NOT_ALLOWED',
+  'CF_CLIENT_CERT_REQUIRED',
   'CF_INTERNAL',
   'CF_CONFIG_INVALID',
   // import / parsing (SPEC I3)
@@ -65,6 +70,9 @@ export const ERROR_CODES = [
   'CF_DEPLOYMENT_TARGET_INVALID',
   'CF_RECEIPT_INVALID',
   'CF_INSTALL_FAILED',
+  // monitoring runs (SPEC M1)
+  'CF_CONTROLLER_NOT_RUNNING',
+  'CF_MONITOR_RUN_INTERRUPTED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -11,3 +11,4 @@ export * from './trust';
 export * from './checks';
 export * from './discovery';
 export * from './revocation';
+export * from './aia';

@@ -35,6 +35,8 @@ export async function startTestController(
     log?: pino.Logger;
     acquisition?: (ctx: ServiceContext) => AcquisitionDeps;
     agentServer?: StartOptions['agentServer'];
+    /** Requested monitoring runs and run recovery (poll periods, bounds). */
+    monitorRuns?: StartOptions['monitorRuns'];
     /** Address the agents' mutual-TLS listener binds (e.g. a test veth address). @default '127.0.0.1' */
     agentHost?: string;
   } = {}
@@ -55,6 +57,7 @@ export async function startTestController(
     log: options.log ?? pino({ level: 'silent' }),
     ...(options.acquisition ? { acquisition: options.acquisition } : {}),
     ...(options.agentServer ? { agentServer: options.agentServer } : {}),
+    ...(options.monitorRuns ? { monitorRuns: options.monitorRuns } : {}),
   });
   const ca = controller.caCertificatePem;
   const request: TestController['request'] = (method, url, body, token) =>
@@ -90,28 +93,33 @@ export async function startTestController(
       if (data) req.write(data);
       req.end();
     });
-  let token: string | undefined;
+  const loginAdmin = async (): Promise<string> => {
+    const initial = controller.initialAdmin;
+    if (!initial) throw new Error('no initial admin password (not a first start)');
+    const first = await request('POST', '/api/v1/auth/login', { username: 'admin', password: initial.password });
+    const t1 = (first.json as { token: string }).token;
+    await request(
+      'POST',
+      '/api/v1/auth/password',
+      { currentPassword: initial.password, newPassword: ADMIN_PASSWORD },
+      t1
+    );
+    const second = await request('POST', '/api/v1/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
+    return (second.json as { token: string }).token;
+  };
+  // One login shared by concurrent callers: racing logins with the replaced generated password would fail, and
+  // repeated failures for one account from one address are throttled (SPEC U1).
+  let token: Promise<string> | undefined;
   return {
     controller,
     home,
     databaseUrl,
     request,
-    adminToken: async () => {
-      if (token) return token;
-      const initial = controller.initialAdmin;
-      if (!initial) throw new Error('no initial admin password (not a first start)');
-      const first = await request('POST', '/api/v1/auth/login', { username: 'admin', password: initial.password });
-      const t1 = (first.json as { token: string }).token;
-      await request(
-        'POST',
-        '/api/v1/auth/password',
-        { currentPassword: initial.password, newPassword: ADMIN_PASSWORD },
-        t1
-      );
-      const second = await request('POST', '/api/v1/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
-      token = (second.json as { token: string }).token;
-      return token;
-    },
+    adminToken: () =>
+      (token ??= loginAdmin().catch((err: unknown) => {
+        token = undefined;
+        throw err;
+      })),
     close: async () => {
       await controller.stop();
       await dropDatabase(databaseUrl).catch(() => undefined);

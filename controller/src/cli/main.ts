@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { VERSION } from '../version';
+import { accessCommand } from './commands/access';
 import { agentsCommand } from './commands/agents';
 import { auditCommand } from './commands/audit';
 import { backupCommand } from './commands/backup';
@@ -28,6 +29,7 @@ export function buildCli(): Command {
   program.addCommand(backupCommand());
   program.addCommand(restoreCommand());
   program.addCommand(auditCommand());
+  program.addCommand(accessCommand());
   program.addCommand(caCommand());
   program.addCommand(requestCommand());
   program.addCommand(renewalsCommand());

@@ -20,6 +20,8 @@ export interface Agent {
   enrolledAt: Date;
   lastSeenAt: Date | null;
   bannedAt: Date | null;
+  /** Site label (SPEC M4): endpoints probed by "any agent of a site" go to connected agents with this label. */
+  site: string | null;
 }
 
 export interface JoinToken {
@@ -32,6 +34,8 @@ export interface JoinToken {
   expiresAt: Date;
   usedAt: Date | null;
   agentId: string | null;
+  /** Site label given to the agent that enrolls with this token. */
+  site: string | null;
 }
 
 export const JOIN_TOKEN_DEFAULT_TTL_MS = 60 * 60 * 1000;
@@ -65,7 +69,7 @@ export function normalizeSerial(serial: string): string {
     .replace(/^0+(?=.)/, '');
 }
 
-export type JobKind = 'install' | 'probe' | 'inventory';
+export type JobKind = 'install' | 'probe' | 'inventory' | 'scan';
 export type JobStatus = 'pending' | 'delivered' | 'done' | 'superseded';
 
 export interface AgentJob {
@@ -75,7 +79,7 @@ export interface AgentJob {
   kind: JobKind;
   /** Install jobs: the target slot; a newer job for the same slot supersedes an undelivered or unfinished older one. */
   slot: string | null;
-  /** Install: the sealed bundle; probe/inventory: UTF-8 JSON. */
+  /** Install: the sealed bundle; probe/inventory/scan: UTF-8 JSON. */
   payload: Buffer;
   status: JobStatus;
   attempts: number;

@@ -24,12 +24,14 @@ import type { AgentPki, GrpcServerIdentity } from '../services/agents/agent-pki'
 import { authenticateAgent, enrollAgent, renewAgentIdentity, type EnrollOptions } from '../services/agents/enrollment';
 import { claimJobsForDelivery } from '../services/agents/jobs';
 import { recordProbeReport } from '../services/agents/probe-jobs';
+import { isStaleScanRefusal, recordScanProgress, recordScanResult } from '../services/discovery/agent-scan-jobs';
+import type { ScanJobPayload } from '../services/discovery/scan-service';
 import type { Notifier } from '../services/acquisition/notifier';
 import type { ServiceContext } from '../services/context';
 import { materializeDeployments, recordJobResult } from '../services/deployment/deployment-service';
 import { AgentEntity } from '../storage/entities';
 import { ConnectionAdmission, type AdmissionStats } from './admission';
-import { installResultFromProto, probeReportFromProto } from './from-proto';
+import { installResultFromProto, probeReportFromProto, scanProgressFromProto, scanResultFromProto } from './from-proto';
 import { toServiceError } from './status';
 
 export interface AgentServerOptions {
@@ -45,6 +47,11 @@ export interface AgentServerOptions {
   enroll?: EnrollOptions;
   /** Sends `install-notification` mails when deployments finish (SPEC D5). */
   notifier?: Notifier;
+  /**
+   * On close, how long live streams get to answer the jobs already delivered on them before they are closed, so a
+   * restart does not make agents receive them again. @default 5000
+   */
+  drainMs?: number;
 }
 
 export interface AgentServer {
@@ -64,7 +71,11 @@ interface Session {
   delivering: Promise<void>;
   again: boolean;
   closed: boolean;
+  /** Jobs written on this stream and not answered yet (drained on close). */
+  unanswered: Set<string>;
   firstClaim: boolean;
+  /** Messages from the agent are handled one after the other (a scan's last progress before its result). */
+  inbox: Promise<void>;
 }
 
 function peerIdentity(call: AuthenticatedCall): { agentId: string; serial: string; notAfter: Date } {
@@ -82,6 +93,23 @@ function peerIdentity(call: AuthenticatedCall): { agentId: string; serial: strin
 function jobToProto(job: AgentJob, bundleId: string): Job {
   if (job.kind === 'install') {
     return { jobId: job.id, kind: { $case: 'installBundle', value: { bundleId, sealed: job.payload } } };
+  }
+  if (job.kind === 'scan') {
+    const scan = JSON.parse(job.payload.toString('utf8')) as ScanJobPayload;
+    return {
+      jobId: job.id,
+      kind: {
+        $case: 'scanNetwork',
+        value: {
+          targets: scan.targets,
+          ports: scan.ports,
+          concurrency: scan.concurrency,
+          connectTimeoutMs: scan.connectTimeoutMs,
+          handshakeTimeoutMs: scan.handshakeTimeoutMs,
+          maxDurationMs: scan.maxDurationMs,
+        },
+      },
+    };
   }
   const parsed = JSON.parse(job.payload.toString('utf8')) as { endpoints?: []; paths?: string[] };
   return job.kind === 'probe'
@@ -104,7 +132,9 @@ export async function startAgentServer(
   const heartbeatSeconds = options.heartbeatSeconds ?? 20;
   const log = ctx.log.child({ component: 'agent-grpc' });
 
+  let draining = false;
   const deliver = (session: Session): void => {
+    if (draining) return;
     session.again = true;
     session.delivering = session.delivering.then(async () => {
       while (session.again && !session.closed) {
@@ -115,6 +145,8 @@ export async function startAgentServer(
         session.firstClaim = false;
         for (const job of jobs) {
           if (session.closed) return;
+          // A scan runs for minutes and answers with progress; the drain on close waits only for short jobs.
+          if (job.kind !== 'scan') session.unanswered.add(job.id);
           session.call.write({ payload: { $case: 'job', value: jobToProto(job, job.bundleId) } });
         }
       }
@@ -143,6 +175,10 @@ export async function startAgentServer(
       await recordProbeReport(ctx, agentId, probeReportFromProto(value));
       return;
     }
+    if (kind === 'scan') {
+      await recordScanResult(ctx, agentId, scanResultFromProto(value));
+      return;
+    }
     const notice = await recordJobResult(ctx, agentId, installResultFromProto(value));
     if (notice && options.notifier) await options.notifier.notify('install-notification', notice);
   };
@@ -166,6 +202,10 @@ export async function startAgentServer(
       if (s) endSession(s, new CertFleetError('CF_AGENT_REVOKED', 'agents: this agent was banned'));
     },
     isConnected: (agentId) => sessions.has(agentId),
+    cancelJob: (agentId, jobId) => {
+      const s = sessions.get(agentId);
+      if (s && !s.closed) s.call.write({ payload: { $case: 'cancelJob', value: { jobId } } });
+    },
   };
 
   const authenticated = async (call: AuthenticatedCall): Promise<Agent> => authenticateAgent(ctx, peerIdentity(call));
@@ -207,7 +247,9 @@ export async function startAgentServer(
             delivering: Promise.resolve(),
             again: false,
             closed: false,
+            unanswered: new Set(),
             firstClaim: true,
+            inbox: Promise.resolve(),
           };
           session = s;
           sessions.set(agent.id, s);
@@ -234,8 +276,27 @@ export async function startAgentServer(
         if (!s || s.closed) return;
         if (msg.payload?.$case === 'jobResult') {
           const value = msg.payload.value;
-          handleResult(s.agentId, value).catch((err: unknown) =>
-            log.warn({ agentId: s.agentId, jobId: value.jobId, err: (err as Error).message }, 'job result refused')
+          s.inbox = s.inbox.then(() =>
+            handleResult(s.agentId, value)
+              .catch((err: unknown) =>
+                log.warn({ agentId: s.agentId, jobId: value.jobId, err: (err as Error).message }, 'job result refused')
+              )
+              .finally(() => s.unanswered.delete(value.jobId))
+          );
+        } else if (msg.payload?.$case === 'scanProgress') {
+          const value = msg.payload.value;
+          s.inbox = s.inbox.then(() =>
+            recordScanProgress(ctx, s.agentId, scanProgressFromProto(value)).then(
+              () => undefined,
+              (err: unknown) => {
+                log.warn(
+                  { agentId: s.agentId, jobId: value.jobId, err: (err as Error).message },
+                  'scan progress refused'
+                );
+                // A scan that was cancelled (or finished) meanwhile: tell the agent to stop it.
+                if (isStaleScanRefusal(err)) hub.cancelJob(s.agentId, value.jobId);
+              }
+            )
           );
         }
       });
@@ -329,6 +390,15 @@ export async function startAgentServer(
       // would be handed jobs whose answers this process can no longer record).
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       admission.close();
+      // Drain: no new claims; claims in flight finish, and the jobs they delivered get up to drainMs to be answered
+      // and recorded here — otherwise every agent would receive them again from the next controller.
+      draining = true;
+      const live = [...sessions.values()];
+      const deadline = Date.now() + (options.drainMs ?? 5000);
+      const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)).unref());
+      await Promise.race([Promise.all(live.map((s) => s.delivering)), pause(deadline - Date.now())]);
+      while (Date.now() < deadline && live.some((s) => !s.closed && s.unanswered.size > 0)) await pause(20);
+      await Promise.race([Promise.all(live.map((s) => s.inbox)), pause(deadline - Date.now())]);
       for (const s of [...sessions.values()]) endSession(s);
       injector.destroy();
       server.forceShutdown();

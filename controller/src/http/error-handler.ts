@@ -8,6 +8,10 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   CF_CONFLICT: 409,
   CF_UNAUTHORIZED: 401,
   CF_FORBIDDEN: 403,
+  CF_CSRF: 403,
+  CF_RATE_LIMITED: 429,
+  CF_IP_NOT_ALLOWED: 403,
+  CF_CLIENT_CERT_REQUIRED: 403,
   CF_INTERNAL: 500,
   CF_CONFIG_INVALID: 500,
   CF_IMPORT_UNKNOWN_FORMAT: 422,
@@ -53,6 +57,8 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   CF_DEPLOYMENT_TARGET_INVALID: 422,
   CF_RECEIPT_INVALID: 422,
   CF_INSTALL_FAILED: 502,
+  CF_CONTROLLER_NOT_RUNNING: 503,
+  CF_MONITOR_RUN_INTERRUPTED: 503,
 };
 
 /** Maps framework errors (bad JSON, body too large, unsupported media type) to our typed errors. */

@@ -75,6 +75,28 @@ export async function servedSha256(port: number): Promise<string | undefined> {
   return r.ok ? r.sha256 : undefined;
 }
 
+/**
+ * The leaf the server settles on: probes until `expected` is served three times in a row (at most `timeoutMs`) and
+ * returns the last leaf seen. After a graceful reload nginx's old workers may accept a few more connections with the
+ * old certificate until they see their QUIT signal — on a busy machine for a second or more.
+ */
+export async function servedEventually(
+  port: number,
+  expected: string | undefined,
+  timeoutMs = 15_000
+): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let last: string | undefined;
+  let streak = 0;
+  for (let i = 0; i < 500 && Date.now() < deadline; i++) {
+    last = await servedSha256(port);
+    streak = last === expected ? streak + 1 : 0;
+    if (streak >= 3) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return last;
+}
+
 export function tempRoot(prefix: string): string {
   return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
 }

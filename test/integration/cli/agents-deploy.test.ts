@@ -287,7 +287,7 @@ test('X3 `agents` and `deploy` subcommands have --help and are listed by `certfl
   t.regex(program.helpInformation(), /^\s+deploy\b/m);
   const group = (name: string) => program.commands.find((c) => c.name() === name);
   const names = (name: string) => group(name)?.commands.map((c) => c.name()) ?? [];
-  t.deepEqual(names('agents'), ['token', 'list', 'ban']);
+  t.deepEqual(names('agents'), ['token', 'list', 'set-site', 'ban']);
   t.deepEqual(names('deploy'), ['now', 'list', 'offline', 'receipt']);
   for (const g of ['agents', 'deploy'])
     for (const c of group(g)?.commands ?? [])

@@ -15,7 +15,7 @@ import { ROOT, buildAgentExecutable } from '../../../installers/src/build-agent'
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { issueLeaf } from '../../_helpers/install-bundles';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
-import { freePort, servedSha256, stopChild, tempRoot, waitForPort } from '../agent/_servers';
+import { freePort, servedEventually, stopChild, tempRoot, waitForPort } from '../agent/_servers';
 
 const APACHE = 'apache2';
 const HAPROXY = 'haproxy';
@@ -307,7 +307,7 @@ async function defineAndRequest(kind: Kind): Promise<{ server: Server; sha256: s
 /** Breaks the operator config so the server's config test fails, deploys again and waits for the result. */
 async function deployWithBrokenConfig(kind: Kind): Promise<{ before?: string; after?: string; d: DeploymentJson }> {
   const server = ctx!.servers[kind];
-  const before = await servedSha256(server.port);
+  const before = await servedEventually(server.port, server.sha256);
   const original = fs.readFileSync(server.conf);
   fs.appendFileSync(server.conf, 'this_is_not_a_directive on\n');
   try {
@@ -317,7 +317,7 @@ async function deployWithBrokenConfig(kind: Kind): Promise<{ before?: string; af
     const d = await waitFor(`the ${kind} deployment with a broken config`, async () =>
       (await deployments(server.certificateId)).find((x) => x.id === id && FINAL.includes(x.status))
     );
-    return { before, after: await servedSha256(server.port), d };
+    return { before, after: await servedEventually(server.port, before), d };
   } finally {
     fs.writeFileSync(server.conf, original);
   }
@@ -328,7 +328,7 @@ for (const kind of ['apache', 'haproxy'] as const) {
     const { server, sha256, done } = await defineAndRequest(kind);
     t.is(done.status, 'verified', `${JSON.stringify(done)}\n${ctx!.agentLog}`);
     t.is(done.servedSha256, sha256);
-    t.is(await servedSha256(server.port), sha256);
+    t.is(await servedEventually(server.port, sha256), sha256);
     server.sha256 = sha256;
     t.not(fs.readlinkSync(server.live), `.${path.basename(server.live)}.versions/1-bootstrap`, 'the link moved on');
     if (kind === 'haproxy') t.is(fs.statSync(path.join(server.live, HAPROXY_COMBINED_FILE)).mode & 0o777, 0o600);

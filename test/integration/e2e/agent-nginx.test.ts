@@ -20,7 +20,7 @@ import { DeploymentHistoryEntity } from '../../../controller/src/storage/entitie
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { issueLeaf } from '../../_helpers/install-bundles';
 import { assertCommands, testNeeding } from '../../_helpers/needs';
-import { freePort, servedSha256, stopChild, tempRoot, waitForPort } from '../agent/_servers';
+import { freePort, servedEventually, stopChild, tempRoot, waitForPort } from '../agent/_servers';
 
 interface Ctx {
   tc: TestController;
@@ -38,6 +38,8 @@ interface Ctx {
   agentId: string;
   definitionId: string;
   certificateId: string;
+  /** The leaf nginx serves after the last verified install. */
+  servedSha256?: string;
 }
 
 const test = testNeeding(['nginx']) as TestFn<Ctx>;
@@ -243,7 +245,8 @@ test.serial('D1 D2 a certificate made current is sealed, pushed, installed into 
   });
   t.is(done.status, 'verified', JSON.stringify(done));
   t.is(done.servedSha256, cert.sha256);
-  t.is(await servedSha256(ctx.port), cert.sha256);
+  t.is(await servedEventually(ctx.port, cert.sha256), cert.sha256);
+  ctx.servedSha256 = cert.sha256;
   const history = await ctx.tc.controller.ctx.db
     .em()
     .fork()
@@ -272,13 +275,13 @@ test.serial('D1 D2 a certificate made current is sealed, pushed, installed into 
 });
 
 test.serial('D2 a broken nginx config (nginx -t fails) leaves the old certificate served: rolled back', async (t) => {
-  const before = await servedSha256(ctx.port);
+  const before = await servedEventually(ctx.port, ctx.servedSha256);
   fs.writeFileSync(ctx.extraConf, 'this_is_not_a_directive on;\n');
   try {
     const d = await deployAndWait();
     t.is(d.status, 'rolled-back', JSON.stringify(d));
     t.is(d.reason, 'InstallValidateFailed');
-    t.is(await servedSha256(ctx.port), before);
+    t.is(await servedEventually(ctx.port, before), before);
     const failedMail = await waitFor('failure notification', async () =>
       notifier.sent.find((m) => m.template === 'install-notification' && m.data.outcome === 'failed')
     );
@@ -289,7 +292,7 @@ test.serial('D2 a broken nginx config (nginx -t fails) leaves the old certificat
 });
 
 test.serial('D2 a failing reload leaves the old certificate served: rolled back', async (t) => {
-  const before = await servedSha256(ctx.port);
+  const before = await servedEventually(ctx.port, ctx.servedSha256);
   const nginxCommands = ctx.config.commands.nginx!;
   const reload = nginxCommands.reload;
   nginxCommands.reload = ['false'];
@@ -297,7 +300,7 @@ test.serial('D2 a failing reload leaves the old certificate served: rolled back'
     const d = await deployAndWait();
     t.is(d.status, 'rolled-back', JSON.stringify(d));
     t.is(d.reason, 'InstallReloadFailed');
-    t.is(await servedSha256(ctx.port), before);
+    t.is(await servedEventually(ctx.port, before), before);
   } finally {
     nginxCommands.reload = reload;
   }

@@ -2,9 +2,11 @@
  * `certfleet agents …`: agent enrollment and bans from the command line (SPEC G1, G3), on the local repository
  * (embedded PostgreSQL under CERTFLEET_HOME, or DATABASE_URL), like the other repository commands.
  *
- *   agents token [--label L] [--ttl-minutes N] [--json]   a one-time join token (shown once), the agent CA SHA-256
- *                                                          and the `certfleet-agent enroll` command line
- *   agents list [--json]                                   enrolled agents, newest first
+ *   agents token [--label L] [--site S] [--ttl-minutes N] [--json]   a one-time join token (shown once), the agent
+ *                                                          CA SHA-256 and the `certfleet-agent enroll` command line;
+ *                                                          `--site` labels the agent that enrolls with it (SPEC M4)
+ *   agents list [--json]                                   enrolled agents, newest first (with their site)
+ *   agents set-site AGENT_ID SITE|--clear [--json]         set or clear an agent's site label
  *   agents ban AGENT_ID [--json]                           ban an agent (idempotent)
  *
  * Errors print `certfleet agents <cmd>: CODE: message` (or the JSON error shape with --json) and exit 2.
@@ -13,6 +15,7 @@ import { Command } from 'commander';
 import { CertFleetError } from '@certfleet/shared';
 import { loadConfig } from '../../config/config';
 import { loadOrCreateAgentPki } from '../../services/agents/agent-pki';
+import { updateAgent } from '../../services/agents/agent-sites';
 import { banAgent } from '../../services/agents/enrollment';
 import { createJoinToken } from '../../services/agents/join-tokens';
 import { AgentEntity } from '../../storage/entities';
@@ -47,9 +50,10 @@ export function agentsCommand(): Command {
       'create a one-time join token for enrolling an agent; the token is printed once (only its hash is stored)'
     )
     .option('--label <label>', 'what the token is for, e.g. the host name')
+    .option('--site <site>', 'site label of the agent that enrolls with it (endpoints probed by "any agent of a site")')
     .option('--ttl-minutes <n>', 'minutes until the token expires (1..1440, default 60)')
     .option('--json', 'print one JSON object')
-    .action(async (opts: { label?: string; ttlMinutes?: string; json?: boolean }) => {
+    .action(async (opts: { label?: string; site?: string; ttlMinutes?: string; json?: boolean }) => {
       try {
         const ttlMinutes =
           opts.ttlMinutes === undefined ? undefined : parseWholeNumber(opts.ttlMinutes, '--ttl-minutes');
@@ -61,6 +65,7 @@ export function agentsCommand(): Command {
             {
               ...(ttlMinutes !== undefined ? { ttlMinutes } : {}),
               ...(opts.label !== undefined ? { label: opts.label } : {}),
+              ...(opts.site !== undefined ? { site: opts.site } : {}),
             },
             cliActor()
           );
@@ -73,6 +78,7 @@ export function agentsCommand(): Command {
             id: created.id,
             token: created.token,
             label: created.label,
+            site: created.site,
             expiresAt: created.expiresAt.toISOString(),
             controllerCaSha256: caSha256,
             enrollCommand,
@@ -81,7 +87,9 @@ export function agentsCommand(): Command {
         }
         process.stdout.write(
           [
-            `join token ${created.id}${created.label ? ` (${created.label})` : ''}, valid until ${created.expiresAt.toISOString()}, single use`,
+            `join token ${created.id}${created.label ? ` (${created.label})` : ''}${
+              created.site ? ` for site ${created.site}` : ''
+            }, valid until ${created.expiresAt.toISOString()}, single use`,
             `  token:      ${created.token}`,
             `  CA SHA-256: ${caSha256}`,
             '  the token is shown only now. On the server, as root:',
@@ -112,11 +120,12 @@ export function agentsCommand(): Command {
           return;
         }
         const table = [
-          ['ID', 'STATUS', 'NAME', 'VERSION', 'ENROLLED', 'LAST SEEN', 'CERT UNTIL'],
+          ['ID', 'STATUS', 'NAME', 'SITE', 'VERSION', 'ENROLLED', 'LAST SEEN', 'CERT UNTIL'],
           ...rows.map((a) => [
             a.id,
             a.status,
             a.name,
+            a.site ?? '-',
             a.agentVersion,
             a.enrolledAt.toISOString(),
             a.lastSeenAt?.toISOString() ?? '-',
@@ -133,6 +142,27 @@ export function agentsCommand(): Command {
           );
       } catch (err) {
         reportCliError(err, opts.json, 'agents list');
+      }
+    });
+
+  agents
+    .command('set-site')
+    .description('set (or with --clear remove) the site label of an agent (SPEC M4: "any agent of a site")')
+    .argument('<agentId>', 'the agent id (see `certfleet agents list`)')
+    .argument('[site]', 'the site label (letters, digits, . _ -; at most 63)')
+    .option('--clear', 'remove the site label')
+    .option('--json', 'print one JSON object')
+    .action(async (agentId: string, site: string | undefined, opts: { clear?: boolean; json?: boolean }) => {
+      try {
+        const id = requireUuid(agentId, 'agents set-site: the agent id');
+        if (opts.clear === (site !== undefined)) {
+          throw new CertFleetError('CF_VALIDATION', 'agents set-site: give a site label or --clear (not both)');
+        }
+        const agent = await withLocalStore((ctx) => updateAgent(ctx, id, { site: site ?? null }, cliActor()));
+        if (opts.json) printJson(agent);
+        else process.stdout.write(`agent ${agent.id} (${agent.name}): site ${agent.site ?? '(none)'}\n`);
+      } catch (err) {
+        reportCliError(err, opts.json, 'agents set-site');
       }
     });
 

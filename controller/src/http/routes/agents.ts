@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { CertFleetError } from '@certfleet/shared';
 import { AgentEntity } from '../../storage/entities';
+import { agentPatchSchema, updateAgent } from '../../services/agents/agent-sites';
 import { banAgent } from '../../services/agents/enrollment';
 import { createJoinToken, joinTokenInputSchema, listJoinTokens } from '../../services/agents/join-tokens';
 import { actorOf, type RouteModule } from './types';
 
-/** Agents (SPEC G1, G3, W12): join tokens, the agent list, bans. */
+/** Agents (SPEC G1, G3, W12, M4): join tokens, the agent list, site labels, bans. */
 export const agentRoutes: RouteModule = (add, { ctx, agentPki }) => {
   add({
     method: 'POST',
@@ -59,6 +60,19 @@ export const agentRoutes: RouteModule = (add, { ctx, agentPki }) => {
     handler: async ({ params }) => {
       const a = await ctx.db.em().fork().findOne(AgentEntity, { id: params.id });
       if (!a) throw new CertFleetError('CF_NOT_FOUND', `agents: agent ${params.id} not found`);
+      return { ...a, connected: ctx.agentHub?.isConnected(a.id) ?? false };
+    },
+  });
+  add({
+    method: 'PATCH',
+    url: '/api/v1/agents/:id',
+    summary: 'Set or clear an agent\'s site label (endpoints probed by "any agent of a site") — SPEC M4',
+    tags: ['agents'],
+    permission: 'agents:manage',
+    params: z.object({ id: z.uuid() }).strict(),
+    body: agentPatchSchema,
+    handler: async ({ params, raw, user }) => {
+      const a = await updateAgent(ctx, params.id, raw.body ?? {}, actorOf(user));
       return { ...a, connected: ctx.agentHub?.isConnected(a.id) ?? false };
     },
   });

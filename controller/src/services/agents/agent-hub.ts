@@ -9,6 +9,8 @@ export interface AgentHub {
   revoked(agentId: string): void;
   /** True while the agent holds a Connect stream to this controller process. */
   isConnected(agentId: string): boolean;
+  /** A running job of this agent was cancelled (a discovery scan): tell the agent to stop it if it is connected. */
+  cancelJob(agentId: string, jobId: string): void;
 }
 
 /** A hub for processes without a gRPC listener (CLI commands): nothing is connected. */
@@ -16,4 +18,5 @@ export const detachedAgentHub: AgentHub = {
   jobsAvailable: () => undefined,
   revoked: () => undefined,
   isConnected: () => false,
+  cancelJob: () => undefined,
 };

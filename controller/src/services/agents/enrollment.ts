@@ -99,18 +99,25 @@ export async function enrollAgent(
       enrolledAt: now,
       lastSeenAt: null,
       bannedAt: null,
+      site: null,
     };
     em.persist(em.create(AgentEntity, agent));
     await em.flush();
     // One statement decides the race: the row lock makes a concurrent second UPDATE re-check `used_at is null`.
-    const consumed = await em.getConnection().execute<{ id: string }[]>(
+    const consumed = await em.getConnection().execute<{ id: string; site: string | null }[]>(
       `update agent_join_tokens set used_at = ?, agent_id = ?
-          where token_hash = ? and used_at is null and expires_at > ? returning id`,
+          where token_hash = ? and used_at is null and expires_at > ? returning id, site`,
       [now, agentId, hashJoinToken(input.joinToken), now],
       'all',
       em.getTransactionContext()
     );
     if (consumed.length !== 1) throw tokenInvalid();
+    const site = consumed[0]?.site ?? null;
+    if (site) {
+      await em
+        .getConnection()
+        .execute(`update agents set site = ? where id = ?`, [site, agentId], 'run', em.getTransactionContext());
+    }
     await appendAudit(
       em,
       {
@@ -123,6 +130,7 @@ export async function enrollAgent(
           agentVersion: input.agentVersion,
           serial: issued.serial,
           joinTokenId: consumed[0]?.id,
+          site,
         },
       },
       now

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { JOIN_TOKEN_DEFAULT_TTL_MS, JOIN_TOKEN_MAX_TTL_MS, type JoinToken } from '../../domain/agent';
+import { SITE_PATTERN } from '../../domain/monitoring';
 import { JoinTokenEntity } from '../../storage/entities';
 import { appendAudit } from '../audit-service';
 import type { Actor, ServiceContext } from '../context';
@@ -20,6 +21,11 @@ export const joinTokenInputSchema = z
       .max(JOIN_TOKEN_MAX_TTL_MS / 60_000)
       .default(JOIN_TOKEN_DEFAULT_TTL_MS / 60_000)
       .describe('minutes until the token expires (default 60, at most 1440)'),
+    site: z
+      .string()
+      .regex(SITE_PATTERN, 'a site label (letters, digits, . _ -; at most 63)')
+      .optional()
+      .describe('site label of the agent that enrolls with it (SPEC M4: "any agent of a site")'),
   })
   .strict();
 export type JoinTokenInput = z.input<typeof joinTokenInputSchema>;
@@ -30,6 +36,7 @@ export interface CreatedJoinToken {
   token: string;
   expiresAt: Date;
   label: string | null;
+  site: string | null;
 }
 
 const TOKEN_PREFIX = 'cfjt_';
@@ -57,6 +64,7 @@ export async function createJoinToken(
     expiresAt: new Date(now.getTime() + input.ttlMinutes * 60_000),
     usedAt: null,
     agentId: null,
+    site: input.site ?? null,
   };
   await ctx.db.em().transactional(async (em) => {
     em.persist(em.create(JoinTokenEntity, row));
@@ -67,12 +75,12 @@ export async function createJoinToken(
         action: 'agents.join-token-created',
         targetType: 'join-token',
         targetId: row.id,
-        details: { label: row.label, expiresAt: row.expiresAt.toISOString() },
+        details: { label: row.label, expiresAt: row.expiresAt.toISOString(), site: row.site },
       },
       now
     );
   });
-  return { id: row.id, token, expiresAt: row.expiresAt, label: row.label };
+  return { id: row.id, token, expiresAt: row.expiresAt, label: row.label, site: row.site };
 }
 
 /** Join tokens without their hashes, newest first. */

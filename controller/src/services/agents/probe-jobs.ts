@@ -5,6 +5,7 @@
  * the job (fingerprints and DER chains) for the monitoring engine to judge.
  */
 import crypto from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
 import { z } from 'zod';
 import { CertFleetError, STARTTLS_PROTOCOLS } from '@certfleet/shared';
 import type { AgentJob } from '../../domain/agent';
@@ -66,7 +67,8 @@ export interface ProbeObservationRecord {
 
 /**
  * Records an agent's probe report for one of its probe jobs. Refused (CF_FORBIDDEN, nothing written) when the job is
- * not this agent's, not a probe job, already answered, or the observations do not answer exactly its endpoints.
+ * not this agent's, not a probe job, already answered or withdrawn, or the observations do not answer exactly its
+ * endpoints.
  */
 export async function recordProbeReport(
   ctx: ServiceContext,
@@ -88,8 +90,19 @@ export async function recordProbeReport(
     .em()
     .fork()
     .transactional(async (em) => {
-      const job = await em.findOne(AgentJobEntity, { id: report.jobId });
-      if (!job || job.agentId !== agentId || job.kind !== 'probe' || job.status === 'done') {
+      // Locked: a run withdrawing this job (agent-probing.ts) waits for this answer and then finds it done.
+      const job = z.uuid().safeParse(report.jobId).success
+        ? await em.findOne(AgentJobEntity, { id: report.jobId }, { lockMode: LockMode.PESSIMISTIC_WRITE })
+        : null;
+      // A superseded job was withdrawn (the run gave up on it or re-assigned its endpoints to another agent of the
+      // site): its endpoints are no longer assigned to this agent.
+      if (
+        !job ||
+        job.agentId !== agentId ||
+        job.kind !== 'probe' ||
+        job.status === 'done' ||
+        job.status === 'superseded'
+      ) {
         throw new CertFleetError('CF_FORBIDDEN', 'agents: this agent may not report for that probe job');
       }
       const asked = (JSON.parse(job.payload.toString('utf8')) as { endpoints: ProbeEndpointInput[] }).endpoints;

@@ -16,6 +16,7 @@ export const AgentEntity = new EntitySchema<Agent>({
     enrolledAt: { type: 'datetime', columnType: 'timestamptz' },
     lastSeenAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
     bannedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
+    site: { type: 'string', length: 63, nullable: true, index: true },
   },
 });
 
@@ -38,6 +39,7 @@ export const JoinTokenEntity = new EntitySchema<JoinToken>({
       nullable: true,
       deleteRule: 'set null',
     },
+    site: { type: 'string', length: 63, nullable: true },
   },
 });
 

@@ -1,5 +1,6 @@
 import { AgentEntity, AgentJobEntity, DeploymentEntity, JoinTokenEntity } from './agent.entity';
 import { MonitorRunEntity, MonitoredEndpointEntity, TrustSetEntity, TrustSetRootEntity } from './monitoring.entity';
+import { DiscoveryFindingEntity, DiscoveryScanEntity } from './discovery.entity';
 import {
   CaIssuanceEntity,
   CertificateAuthorityEntity,
@@ -24,6 +25,7 @@ import { ApiSessionEntity, UserEntity } from './user.entity';
 
 export * from './agent.entity';
 export * from './monitoring.entity';
+export * from './discovery.entity';
 export * from './certificate-authority.entity';
 export * from './certificate.entity';
 export * from './definition.entity';
@@ -66,4 +68,6 @@ export const allEntities = [
   MonitorRunEntity,
   TrustSetEntity,
   TrustSetRootEntity,
+  DiscoveryScanEntity,
+  DiscoveryFindingEntity,
 ];

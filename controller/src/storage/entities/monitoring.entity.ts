@@ -28,6 +28,7 @@ export const MonitoredEndpointEntity = new EntitySchema<MonitoredEndpoint>({
       deleteRule: 'set null',
       index: true,
     },
+    site: { type: 'string', length: 63, nullable: true },
     enabled: { type: 'boolean' },
     createdAt: { type: 'datetime', columnType: 'timestamptz' },
     updatedAt: { type: 'datetime', columnType: 'timestamptz' },
@@ -40,7 +41,7 @@ export const MonitorRunEntity = new EntitySchema<MonitorRun>({
   properties: {
     id: { type: 'uuid', primary: true },
     trigger: { type: 'string', length: 20 },
-    status: { type: 'string', length: 20 },
+    status: { type: 'string', length: 20, index: true },
     startedAt: { type: 'datetime', columnType: 'timestamptz', index: true },
     finishedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
     endpoints: { type: 'integer' },
@@ -48,6 +49,11 @@ export const MonitorRunEntity = new EntitySchema<MonitorRun>({
     warning: { type: 'integer' },
     failing: { type: 'integer' },
     report: { type: 'json', nullable: true },
+    done: { type: 'integer', default: 0 },
+    requestedBy: { type: 'string', length: 200, nullable: true },
+    request: { type: 'json', nullable: true },
+    owner: { type: 'string', length: 200, nullable: true },
+    heartbeatAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
   },
 });
 

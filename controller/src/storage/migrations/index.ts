@@ -6,6 +6,8 @@ import { Migration20261125210033_request_resume } from './Migration2026112521003
 import { Migration20261125213342_no_fk_cycle } from './Migration20261125213342_no_fk_cycle';
 import { Migration20261125224910_agents } from './Migration20261125224910_agents';
 import { Migration20261125233849_monitoring } from './Migration20261125233849_monitoring';
+import { Migration20261126011310_sites_and_run_requests } from './Migration20261126011310_sites_and_run_requests';
+import { Migration20261126011615_discovery_scans } from './Migration20261126011615_discovery_scans';
 
 /**
  * Every migration, in order, listed explicitly so that bundles and single executables need no folder scanning.
@@ -19,4 +21,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125213342_no_fk_cycle', class: Migration20261125213342_no_fk_cycle },
   { name: 'Migration20261125224910_agents', class: Migration20261125224910_agents },
   { name: 'Migration20261125233849_monitoring', class: Migration20261125233849_monitoring },
+  { name: 'Migration20261126011310_sites_and_run_requests', class: Migration20261126011310_sites_and_run_requests },
+  { name: 'Migration20261126011615_discovery_scans', class: Migration20261126011615_discovery_scans },
 ];
