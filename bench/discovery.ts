@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type PortSpec, type Target, expandTargets, scan, systemTrustSet } from '@certfleet/shared';
+import { opensslSelfSigned } from '../test/_helpers/openssl-cert';
 import { type NodeFarm, startNodeFarm } from './monitor-farm';
 import { parseNmapSslCert } from './monitor-sweep';
 
@@ -68,27 +69,10 @@ function busyPorts(): Set<number> {
 
 /** A self-signed EC P-256 certificate made by openssl, with its SHA-1 as openssl prints it. */
 async function opensslCert(dir: string, name: string): Promise<{ cert: string; key: string; sha1: string }> {
-  const cert = path.join(dir, `${name}.pem`);
-  const key = path.join(dir, `${name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '90',
-    '-subj',
-    `/CN=${name}/O=certfleet-bench discovery`,
-    '-addext',
-    `subjectAltName=DNS:${name}`,
-  ]);
+  const { cert, key } = await opensslSelfSigned(dir, name, `/CN=${name}/O=certfleet-bench discovery`, {
+    san: name,
+    days: 90,
+  });
   const { stdout } = await run('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha1']);
   const sha1 = (/=([0-9A-F:]+)/i.exec(stdout)?.[1] ?? '').replace(/:/g, '').toLowerCase();
   return { cert, key, sha1 };

@@ -67,6 +67,12 @@ async function main(): Promise<number> {
   if (ci && counts.skip + counts.todo > 0) {
     process.stdout.write(`# CI=true: ${counts.skip + counts.todo} skipped/todo test(s) counted as failed\n`);
   }
+  if (code !== 0 && failed === 0) {
+    // ava's TAP reporter does not say why; the usual cause is a test file that failed to exit (open handles).
+    process.stdout.write(
+      `# ava exited with code ${code} although no test failed: a test file probably failed to exit (open handles); rerun it alone without --tap\n`
+    );
+  }
   process.stdout.write(`${counts.pass} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   if (code !== 0) return code;
   return failed > 0 ? 1 : 0;

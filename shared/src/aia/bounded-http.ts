@@ -16,10 +16,13 @@ import http from 'node:http';
 export class HttpFetchError extends Error {
   /** True when the server could not be reached or did not answer in time (connection, timeout, HTTP 5xx). */
   readonly unreachable: boolean;
-  constructor(message: string, unreachable: boolean) {
+  /** The socket error's code (ECONNREFUSED, ECONNRESET…), when a socket error caused the failure. */
+  readonly code?: string;
+  constructor(message: string, unreachable: boolean, code?: string) {
     super(message);
     this.name = 'HttpFetchError';
     this.unreachable = unreachable;
+    if (code !== undefined) this.code = code;
   }
 }
 
@@ -30,7 +33,7 @@ export interface BoundedHttpRequest {
   accept?: string;
   timeoutMs: number;
   maxBytes: number;
-  /** @default 2 */
+  /** @default 2; with 0 a redirect fails as `HTTP <status>` */
   maxRedirects?: number;
 }
 
@@ -107,14 +110,14 @@ function once(url: string, req: BoundedHttpRequest, deadline: number): Promise<R
         res.on('end', () =>
           finish(null, { status, ...(contentType ? { contentType } : {}), body: Buffer.concat(chunks) })
         );
-        res.on('error', (err) => finish(new HttpFetchError(err.message, true)));
+        res.on('error', (err: NodeJS.ErrnoException) => finish(new HttpFetchError(err.message, true, err.code)));
       });
     } catch (err) {
       finish(new HttpFetchError(`bad URL ${url}: ${(err as Error).message}`, false));
       return;
     }
     request.on('error', (err: NodeJS.ErrnoException) =>
-      finish(new HttpFetchError(err.code ? `${err.code}: ${err.message}` : err.message, true))
+      finish(new HttpFetchError(err.code ? `${err.code}: ${err.message}` : err.message, true, err.code))
     );
     request.end(req.body);
   });
@@ -133,7 +136,7 @@ export async function boundedHttp(url: string, req: BoundedHttpRequest): Promise
   for (let hop = 0; hop <= maxRedirects; hop++) {
     const res = await once(current, req, deadline);
     if (res.status === 200) return { url: current, contentType: res.contentType, body: res.body };
-    if (REDIRECTS.has(res.status) && res.location !== undefined) {
+    if (REDIRECTS.has(res.status) && res.location !== undefined && maxRedirects > 0) {
       if (req.method === 'POST' && res.status !== 307 && res.status !== 308)
         throw new HttpFetchError(`HTTP ${res.status} redirect of a POST is not followed`, false);
       const next = new URL(res.location, current).toString();

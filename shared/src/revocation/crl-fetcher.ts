@@ -14,7 +14,7 @@
  * Any failure is an answer `unknown` with the reason in its message, never `good`.
  */
 import { X509Certificate, verify as verifySignature } from 'node:crypto';
-import http from 'node:http';
+import { boundedHttp } from '../aia/bounded-http';
 import type { RevocationInfo } from '../checks/revocation';
 import { readTime } from '../x509/asn1-time';
 import {
@@ -35,6 +35,9 @@ import {
   sequenceOf,
 } from '../x509/der';
 import { decodePem } from '../x509/pem';
+import { SIGNATURE_DIGESTS, crlReasonName } from './signature-tables';
+import { issuerCandidates } from './issuer-candidates';
+import { TtlCache } from './ttl-cache';
 
 /** Budget of one CRL download. */
 export const DEFAULT_CRL_TIMEOUT_MS = 5_000;
@@ -53,34 +56,6 @@ const SKEW_MS = 5 * 60_000;
 const OID_CRL_DISTRIBUTION_POINTS = '2.5.29.31';
 const OID_CRL_REASON = '2.5.29.21';
 const OID_DELTA_CRL_INDICATOR = '2.5.29.27';
-
-/** RFC 5280 CRLReason names by code. */
-const CRL_REASONS: Readonly<Record<number, string>> = {
-  0: 'unspecified',
-  1: 'keyCompromise',
-  2: 'cACompromise',
-  3: 'affiliationChanged',
-  4: 'superseded',
-  5: 'cessationOfOperation',
-  6: 'certificateHold',
-  8: 'removeFromCRL',
-  9: 'privilegeWithdrawn',
-  10: 'aACompromise',
-};
-
-/** Signature algorithms a CRL may be signed with → node:crypto digest (null: the key decides, Ed25519/Ed448). */
-const SIGNATURE_DIGESTS: Readonly<Record<string, string | null>> = {
-  '1.2.840.113549.1.1.5': 'sha1',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.2.840.10045.4.1': 'sha1',
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.3.101.112': null,
-  '1.3.101.113': null,
-};
 
 /** One revoked certificate listed by a CRL. */
 export interface CrlEntry {
@@ -157,7 +132,7 @@ export function parseCrl(input: Buffer): ParsedCrl {
       for (const ext of extensionsOf(parts[2])) {
         if (ext.oid !== OID_CRL_REASON) continue;
         const code = ext.value[ext.value.length - 1] ?? 0;
-        e.reason = CRL_REASONS[code] ?? `reason${code}`;
+        e.reason = crlReasonName(code);
       }
       entries.set(serial, e);
     }
@@ -224,96 +199,42 @@ export function crlSignedBy(crl: ParsedCrl, issuer: X509Certificate): boolean {
   }
 }
 
-/** Downloads `url` (http only) within `timeoutMs` and `maxBytes`. */
-export function downloadCrl(url: string, timeoutMs: number, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    if (!/^http:\/\//i.test(url)) {
-      reject(new Error(`not an http:// URL: ${url}`));
-      return;
-    }
-    let done = false;
-    const finish = (err: Error | null, body?: Buffer): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else resolve(body as Buffer);
-    };
-    const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-    const req = http.get(url, { headers: { accept: 'application/pkix-crl, */*' } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        finish(new Error(`HTTP ${res.statusCode ?? '?'}`));
-        return;
-      }
-      const declared = Number(res.headers['content-length'] ?? NaN);
-      if (declared > maxBytes) {
-        finish(new Error(`CRL too large (${declared} bytes, limit ${maxBytes})`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBytes) finish(new Error(`CRL too large (over ${maxBytes} bytes)`));
-        else chunks.push(chunk);
-      });
-      res.on('end', () => finish(null, Buffer.concat(chunks)));
-      res.on('error', (err) => finish(err));
-    });
-    req.on('error', (err) => finish(err));
-  });
+/** Downloads `url` (http only, no redirects) within `timeoutMs` and `maxBytes` (see {@link boundedHttp}). */
+export async function downloadCrl(url: string, timeoutMs: number, maxBytes: number): Promise<Buffer> {
+  return (await boundedHttp(url, { accept: 'application/pkix-crl, */*', timeoutMs, maxBytes, maxRedirects: 0 })).body;
 }
 
-/** A bounded LRU of decoded CRLs per URL, each kept until its nextUpdate. */
+/** A bounded LRU of decoded CRLs per URL, each kept until its nextUpdate (at most 1 h). */
 export class CrlCache {
-  private readonly entries = new Map<string, { crl: ParsedCrl; until: number }>();
-  private readonly inflight = new Map<string, Promise<ParsedCrl>>();
-  constructor(readonly maxEntries = DEFAULT_CRL_CACHE_ENTRIES) {}
+  private readonly cache: TtlCache<ParsedCrl>;
+  constructor(readonly maxEntries = DEFAULT_CRL_CACHE_ENTRIES) {
+    this.cache = new TtlCache(maxEntries);
+  }
 
   get size(): number {
-    return this.entries.size;
+    return this.cache.size;
   }
 
   get(url: string, now: Date): ParsedCrl | undefined {
-    const hit = this.entries.get(url);
-    if (!hit) return undefined;
-    this.entries.delete(url);
-    if (hit.until <= now.getTime()) return undefined;
-    this.entries.set(url, hit); // most recently used last
-    return hit.crl;
+    return this.cache.get(url, now);
   }
 
   set(url: string, crl: ParsedCrl, now: Date): void {
     const until = Math.min(crl.nextUpdate?.getTime() ?? Infinity, now.getTime() + MAX_CACHE_TTL_MS);
-    this.entries.delete(url);
-    if (until <= now.getTime()) return;
-    this.entries.set(url, { crl, until });
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.cache.set(url, crl, until, now);
   }
 
   /** The cached CRL, or one download shared by concurrent callers. */
-  async load(url: string, now: Date, fetcher: () => Promise<Buffer>): Promise<ParsedCrl> {
-    const hit = this.get(url, now);
-    if (hit) return hit;
-    let p = this.inflight.get(url);
-    if (!p) {
-      p = fetcher()
-        .then((body) => parseCrl(body))
-        .finally(() => this.inflight.delete(url));
-      this.inflight.set(url, p);
-    }
-    return p;
+  load(url: string, now: Date, fetcher: () => Promise<Buffer>): Promise<ParsedCrl> {
+    return this.cache.load(url, now, () => fetcher().then((body) => parseCrl(body)));
   }
 
   delete(url: string): void {
-    this.entries.delete(url);
+    this.cache.delete(url);
   }
 
   clear(): void {
-    this.entries.clear();
+    this.cache.clear();
   }
 }
 
@@ -378,15 +299,7 @@ export async function crlRevocationStatus(
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CRL_TIMEOUT_MS;
   const maxBytes = opts.maxBytes ?? DEFAULT_CRL_MAX_BYTES;
   const download = opts.download ?? downloadCrl;
-  const candidates: X509Certificate[] = [];
-  for (const der of chain.slice(1)) {
-    try {
-      candidates.push(new X509Certificate(der));
-    } catch {
-      /* junk in the served chain */
-    }
-  }
-  candidates.push(...(opts.issuers ?? []));
+  const candidates = issuerCandidates(chain, opts.issuers);
   const issuers = candidates.filter((c) => {
     try {
       return c.subject === leaf.issuer && namesOf(c.raw).subject.equals(leafIssuerName) && leaf.verify(c.publicKey);

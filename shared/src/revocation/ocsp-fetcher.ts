@@ -19,6 +19,8 @@ import { httpAuthorityInfoAccess } from '../aia/authority-info-access';
 import type { RevocationInfo } from '../checks/revocation';
 import { buildOcspRequest, keyHash, ocspTarget, serialHex, type OcspTarget } from './ocsp-request';
 import { OcspError, parseOcspResponse, verifyOcspResponse } from './ocsp-response';
+import { issuerCandidates } from './issuer-candidates';
+import { TtlCache } from './ttl-cache';
 
 /** Budget of one OCSP request (connect, send, receive). */
 export const DEFAULT_OCSP_TIMEOUT_MS = 5_000;
@@ -49,46 +51,31 @@ export const postOcspRequest: OcspPost = async (url, body, timeoutMs, maxBytes) 
 
 /** A bounded LRU of verified OCSP answers per (issuer key hash, serial). */
 export class OcspCache {
-  private readonly entries = new Map<string, { info: RevocationInfo; until: number }>();
-  private readonly inflight = new Map<string, Promise<RevocationInfo>>();
-  constructor(readonly maxEntries = DEFAULT_OCSP_CACHE_ENTRIES) {}
+  private readonly cache: TtlCache<RevocationInfo>;
+  constructor(readonly maxEntries = DEFAULT_OCSP_CACHE_ENTRIES) {
+    this.cache = new TtlCache(maxEntries);
+  }
 
   get size(): number {
-    return this.entries.size;
+    return this.cache.size;
   }
 
   get(key: string, now: Date): RevocationInfo | undefined {
-    const hit = this.entries.get(key);
-    if (!hit) return undefined;
-    this.entries.delete(key);
-    if (hit.until <= now.getTime()) return undefined;
-    this.entries.set(key, hit);
-    return hit.info;
+    return this.cache.get(key, now);
   }
 
   set(key: string, info: RevocationInfo, nextUpdate: Date | undefined, now: Date): void {
     const cap = now.getTime() + (nextUpdate ? MAX_CACHE_TTL_MS : NO_NEXT_UPDATE_TTL_MS);
-    const until = Math.min(nextUpdate?.getTime() ?? Infinity, cap);
-    this.entries.delete(key);
-    if (until <= now.getTime()) return;
-    this.entries.set(key, { info, until });
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.cache.set(key, info, Math.min(nextUpdate?.getTime() ?? Infinity, cap), now);
   }
 
   /** The cached answer, or one lookup shared by concurrent callers. */
-  async load(key: string, now: Date, lookup: () => Promise<RevocationInfo>): Promise<RevocationInfo> {
-    const hit = this.get(key, now);
-    if (hit) return hit;
-    let p = this.inflight.get(key);
-    if (!p) {
-      p = lookup().finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
-    }
-    return p;
+  load(key: string, now: Date, lookup: () => Promise<RevocationInfo>): Promise<RevocationInfo> {
+    return this.cache.load(key, now, lookup);
   }
 
   clear(): void {
-    this.entries.clear();
+    this.cache.clear();
   }
 }
 
@@ -214,15 +201,7 @@ export async function ocspRevocationStatus(
   const urls = httpAuthorityInfoAccess(leafDer).ocsp;
   if (urls.length === 0) return undefined;
   const now = opts.now ?? new Date();
-  const candidates: X509Certificate[] = [];
-  for (const der of chain.slice(1)) {
-    try {
-      candidates.push(new X509Certificate(der));
-    } catch {
-      /* junk in the served chain */
-    }
-  }
-  candidates.push(...(opts.issuers ?? []));
+  const candidates = issuerCandidates(chain, opts.issuers);
   const issuer = findIssuer(leaf, candidates);
   if (!issuer)
     return {

@@ -44,6 +44,7 @@ import {
   sameCertId,
   serialHex,
 } from './ocsp-request';
+import { SIGNATURE_DIGESTS, crlReasonName } from './signature-tables';
 
 /** What can be wrong with an OCSP answer. */
 export const OCSP_PROBLEMS = [
@@ -75,33 +76,6 @@ export class OcspError extends Error {
   }
 }
 
-/** RFC 5280 CRLReason names by code (as the CRL fetcher reports them). */
-const CRL_REASONS: Readonly<Record<number, string>> = {
-  0: 'unspecified',
-  1: 'keyCompromise',
-  2: 'cACompromise',
-  3: 'affiliationChanged',
-  4: 'superseded',
-  5: 'cessationOfOperation',
-  6: 'certificateHold',
-  8: 'removeFromCRL',
-  9: 'privilegeWithdrawn',
-  10: 'aACompromise',
-};
-
-/** Signature algorithms a response may be signed with → node:crypto digest (null: the key decides). */
-const SIGNATURE_DIGESTS: Readonly<Record<string, string | null>> = {
-  '1.2.840.113549.1.1.5': 'sha1',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.2.840.10045.4.1': 'sha1',
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.3.101.112': null,
-  '1.3.101.113': null,
-};
 const RSASSA_PSS = '1.2.840.113549.1.1.10';
 const OID_KP_OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
 
@@ -191,7 +165,7 @@ export function parseOcspResponse(der: Buffer): ParsedOcspResponse {
         ...common,
         status: 'revoked',
         revokedAt: s.revoked.revocationTime,
-        ...(code === undefined ? {} : { reason: CRL_REASONS[code] ?? `reason${code}` }),
+        ...(code === undefined ? {} : { reason: crlReasonName(code) }),
       };
     }
     if (s.good !== undefined) return { ...common, status: 'good' };

@@ -10,27 +10,28 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import anyTest, { type TestFn } from 'ava';
 import { Client } from 'pg';
 import { generateBundleKeyPair } from '@certfleet/shared';
-import { AgentRuntime } from '../../../agent/src/agent';
+import type { AgentRuntime } from '../../../agent/src/agent';
 import { generateAgentKeyAndCsr } from '../../../agent/src/client/csr';
-import { parseAgentConfig } from '../../../agent/src/config';
-import { enroll } from '../../../agent/src/enroll';
-import { StateStore } from '../../../agent/src/state/state-store';
-import { openPrivateKey } from '../../../controller/src/secrets/key-vault';
 import { loadOrCreateAgentPki } from '../../../controller/src/services/agents/agent-pki';
 import { enrollAgent } from '../../../controller/src/services/agents/enrollment';
 import { RUN_OWNER } from '../../../controller/src/services/monitoring/run-recovery';
-import { CertificateEntity, MonitorRunEntity } from '../../../controller/src/storage/entities';
+import { MonitorRunEntity } from '../../../controller/src/storage/entities';
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { dropDatabase, freshDatabaseUrl } from '../../_helpers/db';
+import {
+  enrollLoopbackAgent,
+  issueCurrentCertificate,
+  serveOnLoopback,
+  startAgentRuntime,
+} from '../../_helpers/loopback-agent';
 import { tempRoot } from '../agent/_servers';
 
 const CN = 'runnow.cli.test';
 const root = path.resolve(__dirname, '../../..');
-const quiet = { info: () => undefined, warn: () => undefined };
 
 interface Ctx {
   tc: TestController;
@@ -73,47 +74,16 @@ test.before(async (t) => {
   const tc = await startTestController({ monitorRuns: { pollMs: 200 } });
   const token = await tc.adminToken();
   const api = (m: string, u: string, b?: unknown) => tc.request(m, u, b, token);
-  const def = await api('POST', '/api/v1/definitions', {
-    name: 'run-now',
-    subject: { commonName: CN },
-    sans: [{ type: 'dns', value: CN }],
-    issuerType: 'internal-ca',
-    processMode: 'unattended',
-  });
-  if (def.status !== 201) throw new Error(JSON.stringify(def.json));
-  const definitionId = (def.json as { id: string }).id;
-  const req = await api('POST', '/api/v1/requests', { definitionId });
-  const certificateId = (req.json as { request: { certificateId: string } }).request.certificateId;
-  const em = tc.controller.ctx.db.em().fork();
-  const cert = await em.findOneOrFail(CertificateEntity, { id: certificateId });
-  const key = await openPrivateKey(em, tc.controller.ctx.masterKey, cert.privateKeyId as string);
-  const server = tls.createServer(
-    { key: key.export({ type: 'pkcs8', format: 'pem' }), cert: [cert.pem, ...cert.chainPem].join('\n') },
-    (s) => s.end()
-  );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { definitionId, cert, key } = await issueCurrentCertificate(tc, token, 'run-now', CN);
+  const server = await serveOnLoopback(cert, key);
   const port = (server.address() as { port: number }).port;
 
   // A connected agent of site dc1 (in-process runtime) and an enrolled agent that never connects.
-  const joined = (await api('POST', '/api/v1/agents/join-tokens', { label: 'dc1', site: 'dc1' })).json as {
-    token: string;
-    controllerCaSha256: string;
-  };
-  const store = new StateStore(path.join(dir, 'dc1'));
-  const { agentId: siteAgentId } = await enroll(store, {
-    controller: `127.0.0.1:${tc.controller.agentServer.port}`,
-    token: joined.token,
-    caSha256: joined.controllerCaSha256,
+  const { agentId: siteAgentId, store } = await enrollLoopbackAgent(tc, token, dir, 'dc1', {
+    site: 'dc1',
     hostname: 'dc1-agent',
   });
-  const runtime = new AgentRuntime({
-    store,
-    config: parseAgentConfig({ stateDir: store.dir, allowedRoots: [dir] }),
-    log: quiet,
-  });
-  const connected = new Promise<void>((r) => runtime.once('connected', r));
-  void runtime.start().catch(() => undefined);
-  await connected;
+  const runtime = await startAgentRuntime(store, dir);
   const offlineToken = (await api('POST', '/api/v1/agents/join-tokens', { label: 'offline' })).json as {
     token: string;
   };

@@ -6,12 +6,8 @@
  * (127.63.<n>.1–3, on ports `ss -ltn` shows free) is followed live, then its findings are bulk-imported. Every
  * screen is checked with axe-core (no serious/critical violations) and screenshotted into test/artifacts/console/.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import tls from 'node:tls';
-import { promisify } from 'node:util';
+import type net from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
   assertAccessible,
@@ -24,15 +20,14 @@ import {
 } from '../../_helpers/console';
 import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
+import { opensslSelfSigned } from '../../_helpers/openssl-cert';
 import { closeAll, opensslFingerprints } from '../../_helpers/probe-pki';
 import { startSmtpTestServer, type SmtpTestServer } from '../../_helpers/smtp-server';
 import { tempRoot } from '../agent/_servers';
-import { assertOnlyOurListeners, unusedPorts } from '../discovery/_ports';
+import { assertOnlyOurListeners, listenAt, silentServer, tlsFileServer, unusedPorts } from '../discovery/_ports';
 
 const NEEDS = ['chromium', 'openssl', 'ss'];
 const test = testNeeding(NEEDS);
-const run = promisify(execFile);
-
 const NET = `127.63.${process.pid % 250}`;
 const HOSTS = [1, 2, 3].map((i) => `${NET}.${i}`) as [string, string, string];
 const OPERATOR = 'operator1';
@@ -73,37 +68,11 @@ async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
 }
 
 async function selfSigned(dir: string, name: string, cn: string): Promise<Cert> {
-  const cert = path.join(dir, `${name}.pem`);
-  const key = path.join(dir, `${name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '40',
-    '-subj',
-    `/CN=${cn}/O=CertFleet Console Tests`,
-    '-addext',
-    `subjectAltName=DNS:${cn}`,
-  ]);
-  return { cert, key, sha256: (await opensslFingerprints(cert)).sha256 };
+  const made = await opensslSelfSigned(dir, name, `/CN=${cn}/O=CertFleet Console Tests`, { san: cn, days: 40 });
+  return { ...made, sha256: (await opensslFingerprints(made.cert)).sha256 };
 }
 
-function listen(c: Ctx, server: net.Server, host: string, port: number): Promise<void> {
-  c.servers.push(server);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-}
+const listen = (c: Ctx, server: net.Server, host: string, port: number) => listenAt(c.servers, server, host, port);
 
 async function go(page: Page, linkName: RegExp): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: linkName }).click();
@@ -130,21 +99,12 @@ test.before(async () => {
   ctx = c;
   // Scan targets: .1:P1 → A, .1:P2 → B, .2:P1 → A, .2:P2 silent (accepts, never answers: the scan waits on it for
   // the handshake timeout, so its progress can be seen before it ends); .3:P1 and .3:P2 silent (the scan to cancel).
-  const tlsServer = (x: Cert) =>
-    tls.createServer({ cert: fs.readFileSync(x.cert), key: fs.readFileSync(x.key) }, (s) => {
-      s.on('error', () => undefined);
-      s.end();
-    });
-  const silent = () =>
-    net.createServer((s) => {
-      s.on('error', () => undefined);
-      c.held.push(s);
-    });
+  const silent = () => silentServer(c.held);
   const [H1, H2, H3] = HOSTS;
   const [P1, P2] = ports;
-  await listen(c, tlsServer(certs.A), H1, P1);
-  await listen(c, tlsServer(certs.B), H1, P2);
-  await listen(c, tlsServer(certs.A), H2, P1);
+  await listen(c, tlsFileServer(certs.A), H1, P1);
+  await listen(c, tlsFileServer(certs.B), H1, P2);
+  await listen(c, tlsFileServer(certs.A), H2, P1);
   await listen(c, silent(), H2, P2);
   await listen(c, silent(), H3, P1);
   await listen(c, silent(), H3, P2);
@@ -454,12 +414,14 @@ test.serial(
     const seen: string[] = [];
     let shot = false;
     for (let i = 0; i < 120; i++) {
-      const text = (await counts.textContent().catch(() => null)) ?? '';
+      // Status first, then the counts: both come from one render, so a final status read first means final counts
+      // (the other order could pair the new status with the previous render's counts).
       const status =
         (await page
           .locator('#scan-status')
           .textContent()
           .catch(() => null)) ?? '';
+      const text = (await counts.textContent().catch(() => null)) ?? '';
       if (text && seen[seen.length - 1] !== `${status}: ${text}`) seen.push(`${status}: ${text}`);
       if (status === 'running' && !shot) {
         await screenshot(page, 'discovery-scan-running');

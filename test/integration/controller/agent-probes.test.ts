@@ -5,19 +5,17 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import tls from 'node:tls';
 import anyTest, { type TestFn } from 'ava';
 import { JobStatus, type ControllerMessage } from '@certfleet/proto';
-import { AgentRuntime } from '../../../agent/src/agent';
+import type { AgentRuntime } from '../../../agent/src/agent';
 import { agentClient } from '../../../agent/src/client/controller-client';
-import { parseAgentConfig } from '../../../agent/src/config';
-import { enroll } from '../../../agent/src/enroll';
-import { StateStore } from '../../../agent/src/state/state-store';
+import { type StateStore } from '../../../agent/src/state/state-store';
 import { enqueueProbeJob } from '../../../controller/src/services/agents/probe-jobs';
 import { AgentJobEntity } from '../../../controller/src/storage/entities';
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { issueLeaf } from '../../_helpers/install-bundles';
+import { enrollLoopbackAgent, startAgentRuntime } from '../../_helpers/loopback-agent';
 import { FAKE_DIALOGUES, fakeStartTlsServer } from '../../_helpers/probe-pki';
 import { tempRoot } from '../agent/_servers';
 
@@ -32,22 +30,6 @@ interface Ctx {
   rogue: { agentId: string; store: StateStore };
 }
 const test = anyTest as TestFn<Ctx>;
-const quiet = { info: () => undefined, warn: () => undefined };
-
-async function enrollOne(tc: TestController, token: string, dir: string, name: string) {
-  const created = (await tc.request('POST', '/api/v1/agents/join-tokens', { label: name }, token)).json as {
-    token: string;
-    controllerCaSha256: string;
-  };
-  const store = new StateStore(path.join(dir, name));
-  const { agentId } = await enroll(store, {
-    controller: `127.0.0.1:${tc.controller.agentServer.port}`,
-    token: created.token,
-    caSha256: created.controllerCaSha256,
-    hostname: name,
-  });
-  return { agentId, store };
-}
 
 async function jobRow(tc: TestController, id: string) {
   return tc.controller.ctx.db.em().fork().findOneOrFail(AgentJobEntity, { id });
@@ -60,16 +42,9 @@ test.before(async (t) => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const tc = await startTestController();
   const token = await tc.adminToken();
-  const main = await enrollOne(tc, token, dir, 'prober');
-  const rogue = await enrollOne(tc, token, dir, 'rogue');
-  const runtime = new AgentRuntime({
-    store: main.store,
-    config: parseAgentConfig({ stateDir: main.store.dir, allowedRoots: [dir] }),
-    log: quiet,
-  });
-  const connected = new Promise<void>((r) => runtime.once('connected', r));
-  void runtime.start().catch(() => undefined);
-  await connected;
+  const main = await enrollLoopbackAgent(tc, token, dir, 'prober');
+  const rogue = await enrollLoopbackAgent(tc, token, dir, 'rogue');
+  const runtime = await startAgentRuntime(main.store, dir);
   t.context = {
     tc,
     dir,

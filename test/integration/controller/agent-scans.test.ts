@@ -7,14 +7,13 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { JobStatus, type AgentMessage, type ControllerMessage } from '@certfleet/proto';
 import { AgentRuntime } from '../../../agent/src/agent';
 import { agentClient } from '../../../agent/src/client/controller-client';
 import { parseAgentConfig } from '../../../agent/src/config';
-import { enroll } from '../../../agent/src/enroll';
 import { StateStore } from '../../../agent/src/state/state-store';
 import {
   AgentJobEntity,
@@ -24,10 +23,11 @@ import {
 } from '../../../controller/src/storage/entities';
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { issueLeaf } from '../../_helpers/install-bundles';
+import { enrollLoopbackAgent, quietLog, startAgentRuntime } from '../../_helpers/loopback-agent';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { FAKE_DIALOGUES, closeAll, fakeStartTlsServer } from '../../_helpers/probe-pki';
 import { tempRoot } from '../agent/_servers';
-import { assertOnlyOurListeners, unusedPorts } from '../discovery/_ports';
+import { assertOnlyOurListeners, listenAt, silentServer, unusedPorts } from '../discovery/_ports';
 
 interface Ctx {
   tc: TestController;
@@ -45,32 +45,8 @@ interface Ctx {
 }
 const NEEDS = ['ss'];
 const test = testNeeding<Ctx>(NEEDS);
-const quiet = { info: () => undefined, warn: () => undefined };
 const NET = `127.62.${process.pid % 250}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function enrollOne(tc: TestController, token: string, dir: string, name: string) {
-  const created = (await tc.request('POST', '/api/v1/agents/join-tokens', { label: name }, token)).json as {
-    token: string;
-    controllerCaSha256: string;
-  };
-  const store = new StateStore(path.join(dir, name));
-  const { agentId } = await enroll(store, {
-    controller: `127.0.0.1:${tc.controller.agentServer.port}`,
-    token: created.token,
-    caSha256: created.controllerCaSha256,
-    hostname: name,
-  });
-  return { agentId, store };
-}
-
-function listen(servers: net.Server[], server: net.Server, host: string, port: number): Promise<void> {
-  servers.push(server);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-}
 
 test.before(async (t) => {
   if (isCI) assertCommands(NEEDS);
@@ -81,13 +57,13 @@ test.before(async (t) => {
   const held: net.Socket[] = [];
   const web = await issueLeaf('web.scan.test');
   const mail = await issueLeaf('mail.scan.test');
-  await listen(
+  await listenAt(
     servers,
     tls.createServer({ key: web.keyPem, cert: web.fullchainPem }, (s) => s.end()),
     `${NET}.1`,
     P1
   );
-  await listen(
+  await listenAt(
     servers,
     fakeStartTlsServer(FAKE_DIALOGUES.smtp, tls.createSecureContext({ key: mail.keyPem, cert: mail.fullchainPem })),
     `${NET}.2`,
@@ -95,29 +71,13 @@ test.before(async (t) => {
   );
   // .3 and .4: silent listeners (accept, never answer) for a long scan.
   for (const host of [`${NET}.3`, `${NET}.4`])
-    for (const port of ports)
-      await listen(
-        servers,
-        net.createServer((s) => {
-          s.on('error', () => undefined);
-          held.push(s);
-        }),
-        host,
-        port
-      );
+    for (const port of ports) await listenAt(servers, silentServer(held), host, port);
   await assertOnlyOurListeners(ports, new Set([1, 2, 3, 4].map((i) => `${NET}.${i}`)));
   const tc = await startTestController();
   const token = await tc.adminToken();
-  const main = await enrollOne(tc, token, dir, 'scanner');
-  const rogue = await enrollOne(tc, token, dir, 'rogue');
-  const runtime = new AgentRuntime({
-    store: main.store,
-    config: parseAgentConfig({ stateDir: main.store.dir, allowedRoots: [dir] }),
-    log: quiet,
-  });
-  const connected = new Promise<void>((r) => runtime.once('connected', r));
-  void runtime.start().catch(() => undefined);
-  await connected;
+  const main = await enrollLoopbackAgent(tc, token, dir, 'scanner');
+  const rogue = await enrollLoopbackAgent(tc, token, dir, 'rogue');
+  const runtime = await startAgentRuntime(main.store, dir);
   t.context = {
     tc,
     token,
@@ -355,9 +315,10 @@ test.serial('S1 a cancelled agent scan stops on the agent', async (t) => {
   const runtime = new AgentRuntime({
     store: new StateStore(path.join(t.context.dir, 'scanner')),
     config: parseAgentConfig({ stateDir: path.join(t.context.dir, 'scanner'), allowedRoots: [t.context.dir] }),
-    log: quiet,
+    log: quietLog,
   });
-  t.context.runtime = runtime;
+  // ava gives each test a copy of the context: the after.always hook would not see this runtime, so it stops here.
+  t.teardown(() => runtime.stop());
   const finished = new Map<string, number>();
   runtime.on('job-finished', (jobId: string) => finished.set(jobId, Date.now()));
   const connected = new Promise<void>((r) => runtime.once('connected', r));

@@ -10,36 +10,33 @@
  */
 import crypto, { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import anyTest, { type TestFn } from 'ava';
 import { JobStatus, type ControllerMessage, type EndpointObservation, type Job } from '@certfleet/proto';
-import { AgentRuntime } from '../../../agent/src/agent';
+import type { AgentRuntime } from '../../../agent/src/agent';
 import { agentClient } from '../../../agent/src/client/controller-client';
-import { parseAgentConfig } from '../../../agent/src/config';
-import { enroll } from '../../../agent/src/enroll';
-import { StateStore } from '../../../agent/src/state/state-store';
-import { openPrivateKey } from '../../../controller/src/secrets/key-vault';
 import { deployCheck } from '../../../controller/src/services/monitoring/deploy-check-service';
 import { runMonitor } from '../../../controller/src/services/monitoring/monitor-service';
 import {
   AgentEntity,
   AgentJobEntity,
-  CertificateEntity,
   DeploymentEntity,
   MonitoringHistoryEntity,
 } from '../../../controller/src/storage/entities';
 import { startTestController, type TestController } from '../../_helpers/controller';
+import {
+  type EnrolledAgent,
+  enrollLoopbackAgent,
+  issueCurrentCertificate,
+  serveOnLoopback,
+  startAgentRuntime,
+} from '../../_helpers/loopback-agent';
 import { tempRoot } from '../agent/_servers';
 
 const CN = 'site.m4.test';
-const quiet = { info: () => undefined, warn: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Enrolled {
-  agentId: string;
-  store: StateStore;
-}
+type Enrolled = EnrolledAgent;
 
 /** A hand-driven agent stream: sees its jobs, answers only when told, can disconnect. */
 interface FakeAgent extends Enrolled {
@@ -71,37 +68,6 @@ const test = anyTest as TestFn<Ctx>;
 
 async function api(t: { context: Ctx }, method: string, url: string, body?: unknown) {
   return t.context.tc.request(method, url, body, t.context.token);
-}
-
-async function enrollOne(tc: TestController, token: string, dir: string, name: string, site?: string) {
-  const created = await tc.request(
-    'POST',
-    '/api/v1/agents/join-tokens',
-    { label: name, ...(site ? { site } : {}) },
-    token
-  );
-  if (created.status !== 201) throw new Error(JSON.stringify(created.json));
-  const { token: joinToken, controllerCaSha256 } = created.json as { token: string; controllerCaSha256: string };
-  const store = new StateStore(path.join(dir, name));
-  const { agentId } = await enroll(store, {
-    controller: `127.0.0.1:${tc.controller.agentServer.port}`,
-    token: joinToken,
-    caSha256: controllerCaSha256,
-    hostname: name,
-  });
-  return { agentId, store };
-}
-
-async function startRuntime(e: Enrolled, dir: string): Promise<AgentRuntime> {
-  const runtime = new AgentRuntime({
-    store: e.store,
-    config: parseAgentConfig({ stateDir: e.store.dir, allowedRoots: [dir] }),
-    log: quiet,
-  });
-  const connected = new Promise<void>((r) => runtime.once('connected', r));
-  void runtime.start().catch(() => undefined);
-  await connected;
-  return runtime;
 }
 
 function fakeAgent(tc: TestController, e: Enrolled): FakeAgent {
@@ -211,34 +177,16 @@ test.before(async (t) => {
   const dir = tempRoot('certfleet-site-probes-');
   const tc = await startTestController();
   const token = await tc.adminToken();
-  const request = (m: string, u: string, b?: unknown) => tc.request(m, u, b, token);
 
   // A Lifecycle-Managed definition whose current certificate (internal CA) a loopback TLS server serves.
-  const def = await request('POST', '/api/v1/definitions', {
-    name: 'site-probes',
-    subject: { commonName: CN },
-    sans: [{ type: 'dns', value: CN }],
-    issuerType: 'internal-ca',
-    processMode: 'unattended',
-  });
-  if (def.status !== 201) throw new Error(JSON.stringify(def.json));
-  const definitionId = (def.json as { id: string }).id;
-  const req = await request('POST', '/api/v1/requests', { definitionId });
-  const certificateId = (req.json as { request: { certificateId: string } }).request.certificateId;
-  const em = tc.controller.ctx.db.em().fork();
-  const cert = await em.findOneOrFail(CertificateEntity, { id: certificateId });
-  const key = await openPrivateKey(em, tc.controller.ctx.masterKey, cert.privateKeyId as string);
-  const server = tls.createServer(
-    { key: key.export({ type: 'pkcs8', format: 'pem' }), cert: [cert.pem, ...cert.chainPem].join('\n') },
-    (s) => s.end()
-  );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { definitionId, certificateId, cert, key } = await issueCurrentCertificate(tc, token, 'site-probes', CN);
+  const server = await serveOnLoopback(cert, key);
 
-  const a = await enrollOne(tc, token, dir, 'dc1-a', 'dc1');
-  const b = await enrollOne(tc, token, dir, 'dc1-b', 'dc1');
-  const s1 = await enrollOne(tc, token, dir, 'dc1-s1', 'dc1');
-  const s2 = await enrollOne(tc, token, dir, 'dc1-s2', 'dc1');
-  const dc2 = await enrollOne(tc, token, dir, 'dc2-x');
+  const a = await enrollLoopbackAgent(tc, token, dir, 'dc1-a', { site: 'dc1' });
+  const b = await enrollLoopbackAgent(tc, token, dir, 'dc1-b', { site: 'dc1' });
+  const s1 = await enrollLoopbackAgent(tc, token, dir, 'dc1-s1', { site: 'dc1' });
+  const s2 = await enrollLoopbackAgent(tc, token, dir, 'dc1-s2', { site: 'dc1' });
+  const dc2 = await enrollLoopbackAgent(tc, token, dir, 'dc2-x');
   t.context = {
     tc,
     token,
@@ -249,8 +197,8 @@ test.before(async (t) => {
     currentSha256: cert.sha256,
     definitionId,
     certificateId,
-    a: { ...a, runtime: await startRuntime(a, dir) },
-    b: { ...b, runtime: await startRuntime(b, dir) },
+    a: { ...a, runtime: await startAgentRuntime(a.store, dir) },
+    b: { ...b, runtime: await startAgentRuntime(b.store, dir) },
     s1: fakeAgent(tc, s1),
     s2: fakeAgent(tc, s2),
     dc2,
@@ -494,7 +442,7 @@ test.serial('M4 with no connected agent of the site the verdict is NoSiteAgentCo
 test.serial('D6 M4 the deploy check runs from an agent of the deployment agent’s site', async (t) => {
   const { tc, a, s1, definitionId, certificateId, port, leafDer } = t.context;
   // The deployment was made for s1 (dc1), which is offline now; a, also dc1, runs the check.
-  a.runtime = await startRuntime(a, t.context.dir);
+  a.runtime = await startAgentRuntime(a.store, t.context.dir);
   const now = new Date();
   const id = crypto.randomUUID();
   const em = tc.controller.ctx.db.em().fork();

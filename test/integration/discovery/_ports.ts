@@ -5,6 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
 
 interface Listening {
   address: string;
@@ -48,4 +51,29 @@ export async function assertOnlyOurListeners(ports: readonly number[], ours: Rea
   const foreign = (await listeningSockets()).filter((l) => ports.includes(l.port) && !ours.has(l.address));
   if (foreign.length)
     throw new Error(`foreign listeners on the test's ports: ${foreign.map((l) => `${l.address}:${l.port}`).join(' ')}`);
+}
+
+/** Listens on `host`:`port` (rejects on e.g. EADDRINUSE); the server is added to `servers` for the teardown. */
+export function listenAt(servers: net.Server[], server: net.Server, host: string, port: number): Promise<void> {
+  servers.push(server);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}
+
+/** A TLS server for the PEM files `cert`/`key` that ends every connection after the handshake. */
+export function tlsFileServer(files: { cert: string; key: string }): tls.Server {
+  return tls.createServer({ cert: fs.readFileSync(files.cert), key: fs.readFileSync(files.key) }, (s) => {
+    s.on('error', () => undefined);
+    s.end();
+  });
+}
+
+/** A TCP server that accepts and never answers (a scan waits its handshake timeout); sockets go to `held`. */
+export function silentServer(held: net.Socket[]): net.Server {
+  return net.createServer((s) => {
+    s.on('error', () => undefined);
+    held.push(s);
+  });
 }

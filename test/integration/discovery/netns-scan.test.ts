@@ -13,10 +13,9 @@
  * exactly the TLS ones (host, port, fingerprint computed by the `openssl` CLI); the import then creates one
  * definition per certificate with a monitored endpoint per host:port, and a second import reports all duplicates.
  */
-import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { TestFn } from 'ava';
 import { DEFAULT_PORTS, type ScanFinding, expandTargets, scan } from '@certfleet/shared';
 import { runScan } from '../../../controller/src/cli/commands/scan';
@@ -24,10 +23,10 @@ import { importFindings } from '../../../controller/src/services/discovery/impor
 import { CertificateEntity, DefinitionEntity, MonitoredEndpointEntity } from '../../../controller/src/storage/entities';
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, testNeeding } from '../../_helpers/needs';
+import { opensslSelfSigned } from '../../_helpers/openssl-cert';
 import { makeProbePki, opensslFingerprints, type ProbePki } from '../../_helpers/probe-pki';
 import { tempRoot } from '../agent/_servers';
 
-const run = promisify(execFile);
 const NEEDS = ['ip', 'openssl'];
 const test = (process.getuid?.() === 0 || process.env.CI === 'true' ? testNeeding(NEEDS) : anySkip()) as TestFn;
 function anySkip(): TestFn {
@@ -111,30 +110,8 @@ function sh(cmd: string, args: string[]): void {
 }
 const inNs = (args: string[]): void => sh('ip', ['netns', 'exec', (ctx as Ctx).ns, ...args]);
 
-async function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  const cert = path.join(dir, `${name}.pem`);
-  const key = path.join(dir, `${name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '90',
-    '-subj',
-    `/CN=${name}/O=CertFleet Discovery Tests`,
-    '-addext',
-    `subjectAltName=DNS:${name}`,
-  ]);
-  return { cert, key };
-}
+const selfSigned = (dir: string, name: string): Promise<{ cert: string; key: string }> =>
+  opensslSelfSigned(dir, name, `/CN=${name}/O=CertFleet Discovery Tests`, { san: name, days: 90 });
 
 test.before(async () => {
   if (process.env.CI === 'true' || process.env.CI === '1') assertCommands(NEEDS);

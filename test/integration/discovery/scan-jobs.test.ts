@@ -11,22 +11,19 @@
  * "Silent" listeners accept and never answer (each costs the handshake timeout), so the scan lasts a few seconds
  * at concurrency 1 and its progress can be watched advancing. Fingerprints are computed by the `openssl` CLI.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import tls from 'node:tls';
-import { promisify } from 'node:util';
 import type { TestFn } from 'ava';
 import { runScan } from '../../../controller/src/cli/commands/scan';
 import { CertificateEntity, DefinitionEntity, MonitoredEndpointEntity } from '../../../controller/src/storage/entities';
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
+import { opensslSelfSigned } from '../../_helpers/openssl-cert';
 import { FAKE_DIALOGUES, closeAll, fakeStartTlsServer, opensslFingerprints } from '../../_helpers/probe-pki';
 import { tempRoot } from '../agent/_servers';
-import { assertOnlyOurListeners, unusedPorts } from './_ports';
+import { assertOnlyOurListeners, listenAt, silentServer, tlsFileServer, unusedPorts } from './_ports';
 
-const run = promisify(execFile);
 const NEEDS = ['openssl', 'ss'];
 const test = testNeeding(NEEDS) as TestFn;
 
@@ -57,36 +54,11 @@ interface Ctx {
 let ctx: Ctx | undefined;
 
 async function selfSigned(dir: string, name: string, subj: string, san?: string): Promise<Cert> {
-  const cert = path.join(dir, `${name}.pem`);
-  const key = path.join(dir, `${name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '30',
-    '-subj',
-    subj,
-    ...(san ? ['-addext', `subjectAltName=DNS:${san}`] : []),
-  ]);
-  return { cert, key, ...(await opensslFingerprints(cert)) };
+  const made = await opensslSelfSigned(dir, name, subj, { ...(san ? { san } : {}), days: 30 });
+  return { ...made, ...(await opensslFingerprints(made.cert)) };
 }
 
-function listen(c: Ctx, server: net.Server, host: string, port: number): Promise<void> {
-  c.servers.push(server);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-}
+const listen = (c: Ctx, server: net.Server, host: string, port: number) => listenAt(c.servers, server, host, port);
 
 test.before(async () => {
   if (isCI) assertCommands(NEEDS);
@@ -102,16 +74,7 @@ test.before(async () => {
   };
   const c: Ctx = { dir, servers: [], held: [], ports, certs, expected: new Map(), tc: undefined as never, token: '' };
   ctx = c;
-  const tlsServer = (x: Cert) =>
-    tls.createServer({ cert: fs.readFileSync(x.cert), key: fs.readFileSync(x.key) }, (s) => {
-      s.on('error', () => undefined);
-      s.end();
-    });
-  const silent = () =>
-    net.createServer((s) => {
-      s.on('error', () => undefined);
-      c.held.push(s);
-    });
+  const silent = () => silentServer(c.held);
   const served: Array<[string, number, Cert]> = [
     [H1, P1, certs.A],
     [H3, P2, certs.A],
@@ -119,7 +82,7 @@ test.before(async () => {
     [H2, P1, certs.X],
   ];
   for (const [host, port, cert] of served) {
-    await listen(c, tlsServer(cert), host, port);
+    await listen(c, tlsFileServer(cert), host, port);
     c.expected.set(`${host}:${port}`, cert.sha256);
   }
   const smtp = fakeStartTlsServer(

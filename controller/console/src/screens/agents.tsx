@@ -13,6 +13,7 @@ import { formatAge, formatDateTime, plural } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorText, Notice, StatusBadge } from '../components/messages';
 import { ScreenHeading } from '../components/screen-heading';
+import { DataTable } from '../components/data-table';
 
 function tokenState(t: JoinTokenRow, now = Date.now()): { state: string; label: string } {
   if (t.usedAt) return { state: 'used', label: `used ${formatDateTime(t.usedAt)}` };
@@ -99,50 +100,39 @@ export function AgentsScreen(): JSX.Element {
           <p class="empty">No agents yet. Create a join token below and enroll an agent with it.</p>
         ) : null}
         {agents && agents.length > 0 ? (
-          <div class="table-wrap">
-            <table class="data" id="agents-table">
-              <caption>{plural(agents.length, 'agent')}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Host</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Last seen</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Enrolled</th>
-                  <th scope="col">Action</th>
-                </tr>
-              </thead>
-              <tbody>
-                {agents.map((a) => (
-                  <tr key={a.id}>
-                    <th scope="row">{a.name}</th>
-                    <td>
-                      {a.status === 'banned' ? (
-                        <StatusBadge state="failed" label="banned" />
-                      ) : (
-                        <StatusBadge
-                          state={a.connected ? 'ok' : 'offline'}
-                          label={a.connected ? 'connected' : 'not connected'}
-                        />
-                      )}
-                    </td>
-                    <td>{formatAge(a.lastSeenAt)}</td>
-                    <td>{a.agentVersion}</td>
-                    <td>{formatDateTime(a.enrolledAt)}</td>
-                    <td>
-                      {a.status === 'active' ? (
-                        <button type="button" class="danger" onClick={() => setBanning(a)}>
-                          Ban<span class="visually-hidden"> agent {a.name}</span>
-                        </button>
-                      ) : (
-                        '—'
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="agents-table"
+            caption={<>{plural(agents.length, 'agent')}</>}
+            columns={['Host', 'Status', 'Last seen', 'Version', 'Enrolled', 'Action']}
+          >
+            {agents.map((a) => (
+              <tr key={a.id}>
+                <th scope="row">{a.name}</th>
+                <td>
+                  {a.status === 'banned' ? (
+                    <StatusBadge state="failed" label="banned" />
+                  ) : (
+                    <StatusBadge
+                      state={a.connected ? 'ok' : 'offline'}
+                      label={a.connected ? 'connected' : 'not connected'}
+                    />
+                  )}
+                </td>
+                <td>{formatAge(a.lastSeenAt)}</td>
+                <td>{a.agentVersion}</td>
+                <td>{formatDateTime(a.enrolledAt)}</td>
+                <td>
+                  {a.status === 'active' ? (
+                    <button type="button" class="danger" onClick={() => setBanning(a)}>
+                      Ban<span class="visually-hidden"> agent {a.name}</span>
+                    </button>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         ) : null}
       </section>
 
@@ -199,32 +189,24 @@ export function AgentsScreen(): JSX.Element {
         ) : null}
         <ErrorText error={tokensError} />
         {tokens && tokens.length > 0 ? (
-          <div class="table-wrap">
-            <table class="data" id="tokens-table">
-              <caption>{plural(tokens.length, 'join token')} (the tokens themselves are never shown again)</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Label</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">State</th>
+          <DataTable
+            id="tokens-table"
+            caption={<>{plural(tokens.length, 'join token')} (the tokens themselves are never shown again)</>}
+            columns={['Label', 'Created', 'State']}
+          >
+            {tokens.map((t) => {
+              const s = tokenState(t);
+              return (
+                <tr key={t.id}>
+                  <th scope="row">{t.label ?? '(no label)'}</th>
+                  <td>{formatDateTime(t.createdAt)}</td>
+                  <td>
+                    <StatusBadge state={s.state} label={s.label} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {tokens.map((t) => {
-                  const s = tokenState(t);
-                  return (
-                    <tr key={t.id}>
-                      <th scope="row">{t.label ?? '(no label)'}</th>
-                      <td>{formatDateTime(t.createdAt)}</td>
-                      <td>
-                        <StatusBadge state={s.state} label={s.label} />
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+              );
+            })}
+          </DataTable>
         ) : null}
       </section>
 

@@ -12,6 +12,7 @@ import { commonNameOf, formatDate, formatDateTime, plural } from '../format';
 import { ErrorText, Notice, StatusBadge } from '../components/messages';
 import { Pager } from '../components/pager';
 import { ScreenHeading } from '../components/screen-heading';
+import { DataTable } from '../components/data-table';
 
 const PAGE_SIZE = 50;
 const DAY_MS = 86_400_000;
@@ -89,70 +90,59 @@ export function CertificatesScreen(): JSX.Element {
         <ErrorText error={error} />
         {page && page.total === 0 ? <p class="empty">No certificates.</p> : null}
         {page && page.total > 0 ? (
-          <div class="table-wrap">
-            <table class="data" id="certificates-table">
-              <caption>{plural(page.total, 'certificate')}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Common name</th>
-                  <th scope="col">Issuer</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Private key</th>
-                  <th scope="col">Source</th>
-                  <th scope="col">Deployment</th>
+          <DataTable
+            id="certificates-table"
+            caption={<>{plural(page.total, 'certificate')}</>}
+            columns={['Common name', 'Issuer', 'Expires', 'Private key', 'Source', 'Deployment']}
+          >
+            {page.items.map((c) => {
+              const left = daysLeft(c.notAfter);
+              const outcome = outcomes[c.id];
+              const cn = commonNameOf(c.subject);
+              return (
+                <tr key={c.id} data-certificate={cn}>
+                  <th scope="row">
+                    <span class="name">{cn}</span>
+                    <span class="sub">{c.sans.slice(0, 3).join(', ')}</span>
+                  </th>
+                  <td>{commonNameOf(c.issuer)}</td>
+                  <td class="nowrap">
+                    {formatDate(c.notAfter)}
+                    <span class="sub">
+                      <StatusBadge
+                        state={left < 0 ? 'expired' : left < 30 ? 'expiring' : 'valid'}
+                        label={left < 0 ? 'expired' : `${plural(left, 'day')} left`}
+                      />
+                    </span>
+                  </td>
+                  <td>{c.privateKeyId ? 'in repository' : 'none'}</td>
+                  <td>
+                    {c.source}
+                    {c.isCurrent ? <span class="sub">current</span> : null}
+                  </td>
+                  <td class="row-action">
+                    <button
+                      type="button"
+                      disabled={busy === c.id}
+                      aria-describedby={outcome ? `deploy-outcome-${c.id}` : undefined}
+                      onClick={() => void deploy(c)}
+                    >
+                      Deploy now<span class="visually-hidden"> {cn}</span>
+                    </button>
+                    {outcome ? (
+                      outcome.ok ? (
+                        <p class="notice" role="status" id={`deploy-outcome-${c.id}`}>
+                          {outcome.text}
+                        </p>
+                      ) : (
+                        <ErrorText error={outcome.error} id={`deploy-outcome-${c.id}`} />
+                      )
+                    ) : null}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {page.items.map((c) => {
-                  const left = daysLeft(c.notAfter);
-                  const outcome = outcomes[c.id];
-                  const cn = commonNameOf(c.subject);
-                  return (
-                    <tr key={c.id} data-certificate={cn}>
-                      <th scope="row">
-                        <span class="name">{cn}</span>
-                        <span class="sub">{c.sans.slice(0, 3).join(', ')}</span>
-                      </th>
-                      <td>{commonNameOf(c.issuer)}</td>
-                      <td class="nowrap">
-                        {formatDate(c.notAfter)}
-                        <span class="sub">
-                          <StatusBadge
-                            state={left < 0 ? 'expired' : left < 30 ? 'expiring' : 'valid'}
-                            label={left < 0 ? 'expired' : `${plural(left, 'day')} left`}
-                          />
-                        </span>
-                      </td>
-                      <td>{c.privateKeyId ? 'in repository' : 'none'}</td>
-                      <td>
-                        {c.source}
-                        {c.isCurrent ? <span class="sub">current</span> : null}
-                      </td>
-                      <td class="row-action">
-                        <button
-                          type="button"
-                          disabled={busy === c.id}
-                          aria-describedby={outcome ? `deploy-outcome-${c.id}` : undefined}
-                          onClick={() => void deploy(c)}
-                        >
-                          Deploy now<span class="visually-hidden"> {cn}</span>
-                        </button>
-                        {outcome ? (
-                          outcome.ok ? (
-                            <p class="notice" role="status" id={`deploy-outcome-${c.id}`}>
-                              {outcome.text}
-                            </p>
-                          ) : (
-                            <ErrorText error={outcome.error} id={`deploy-outcome-${c.id}`} />
-                          )
-                        ) : null}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+              );
+            })}
+          </DataTable>
         ) : null}
         {page ? (
           <Pager label="Certificates" offset={offset} limit={PAGE_SIZE} total={page.total} onOffset={setOffset} />
@@ -165,36 +155,26 @@ export function CertificatesScreen(): JSX.Element {
           <Notice>No deployment processes yet (agent and offline deployments appear here).</Notice>
         ) : null}
         {deployments && deployments.length > 0 ? (
-          <div class="table-wrap">
-            <table class="data" id="deployments-table">
-              <caption>Latest {plural(deployments.length, 'deployment')}, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Server</th>
-                  <th scope="col">Method</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Detail</th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
-              <tbody>
-                {deployments.map((d) => (
-                  <tr key={d.id}>
-                    <th scope="row">
-                      {d.target.serverName ?? '—'}
-                      <span class="sub">{d.target.serverType ?? ''}</span>
-                    </th>
-                    <td>{d.method}</td>
-                    <td>
-                      <StatusBadge state={d.status} label={d.status} />
-                    </td>
-                    <td>{d.message ?? d.reason ?? ''}</td>
-                    <td>{formatDateTime(d.updatedAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="deployments-table"
+            caption={<>Latest {plural(deployments.length, 'deployment')}, newest first</>}
+            columns={['Server', 'Method', 'Status', 'Detail', 'Updated']}
+          >
+            {deployments.map((d) => (
+              <tr key={d.id}>
+                <th scope="row">
+                  {d.target.serverName ?? '—'}
+                  <span class="sub">{d.target.serverType ?? ''}</span>
+                </th>
+                <td>{d.method}</td>
+                <td>
+                  <StatusBadge state={d.status} label={d.status} />
+                </td>
+                <td>{d.message ?? d.reason ?? ''}</td>
+                <td>{formatDateTime(d.updatedAt)}</td>
+              </tr>
+            ))}
+          </DataTable>
         ) : null}
       </section>
     </>

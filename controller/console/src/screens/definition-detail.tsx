@@ -14,6 +14,7 @@ import { ErrorText, Notice, StatusBadge } from '../components/messages';
 import { ScreenHeading } from '../components/screen-heading';
 import { Link, type Location } from '../router';
 import { RequestActions, requestStep } from './requests';
+import { DataTable } from '../components/data-table';
 
 const SAVED: Record<string, string> = {
   created: 'Definition created.',
@@ -118,44 +119,34 @@ export function DefinitionDetailScreen(props: { id: string; loc: Location }): JS
       <section aria-labelledby="def-certs">
         <h2 id="def-certs">Certificates</h2>
         {certs && certs.length > 0 ? (
-          <div class="table-wrap">
-            <table class="data" id="definition-certificates">
-              <caption>Certificates of {def.name}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Subject</th>
-                  <th scope="col">Serial</th>
-                  <th scope="col">Valid</th>
-                  <th scope="col">Key</th>
-                  <th scope="col">Source</th>
-                </tr>
-              </thead>
-              <tbody>
-                {certs.map((c) => (
-                  <tr key={c.id}>
-                    <th scope="row">
-                      {commonNameOf(c.subject)}
-                      {c.isCurrent ? (
-                        <>
-                          {' '}
-                          <StatusBadge state="valid" label="current" />
-                        </>
-                      ) : null}
-                      <span class="sub">issuer {commonNameOf(c.issuer)}</span>
-                    </th>
-                    <td>
-                      <code>{c.serial}</code>
-                    </td>
-                    <td class="nowrap">
-                      {formatDate(c.notBefore)} – {formatDate(c.notAfter)}
-                    </td>
-                    <td>{c.privateKeyId ? 'stored' : 'none'}</td>
-                    <td>{c.source}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="definition-certificates"
+            caption={<>Certificates of {def.name}</>}
+            columns={['Subject', 'Serial', 'Valid', 'Key', 'Source']}
+          >
+            {certs.map((c) => (
+              <tr key={c.id}>
+                <th scope="row">
+                  {commonNameOf(c.subject)}
+                  {c.isCurrent ? (
+                    <>
+                      {' '}
+                      <StatusBadge state="valid" label="current" />
+                    </>
+                  ) : null}
+                  <span class="sub">issuer {commonNameOf(c.issuer)}</span>
+                </th>
+                <td>
+                  <code>{c.serial}</code>
+                </td>
+                <td class="nowrap">
+                  {formatDate(c.notBefore)} – {formatDate(c.notAfter)}
+                </td>
+                <td>{c.privateKeyId ? 'stored' : 'none'}</td>
+                <td>{c.source}</td>
+              </tr>
+            ))}
+          </DataTable>
         ) : (
           <p class="empty">No certificates yet.</p>
         )}
@@ -164,34 +155,25 @@ export function DefinitionDetailScreen(props: { id: string; loc: Location }): JS
       <section aria-labelledby="def-requests">
         <h2 id="def-requests">Requests</h2>
         {requests && requests.length > 0 ? (
-          <div class="table-wrap">
-            <table class="data" id="definition-requests">
-              <caption>Requests of {def.name}, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Started</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Step</th>
-                  <th scope="col">Action</th>
-                </tr>
-              </thead>
-              <tbody>
-                {requests.map((r) => (
-                  <tr key={r.id}>
-                    <th scope="row">{formatDateTime(r.createdAt)}</th>
-                    <td>{r.kind}</td>
-                    <td>
-                      {requestStep(r)}
-                      {r.lastError ? <span class="sub">last error: {r.lastError}</span> : null}
-                    </td>
-                    <td class="row-action">
-                      <RequestActions request={r} onDone={load} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="definition-requests"
+            caption={<>Requests of {def.name}, newest first</>}
+            columns={['Started', 'Kind', 'Step', 'Action']}
+          >
+            {requests.map((r) => (
+              <tr key={r.id}>
+                <th scope="row">{formatDateTime(r.createdAt)}</th>
+                <td>{r.kind}</td>
+                <td>
+                  {requestStep(r)}
+                  {r.lastError ? <span class="sub">last error: {r.lastError}</span> : null}
+                </td>
+                <td class="row-action">
+                  <RequestActions request={r} onDone={load} />
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         ) : (
           <p class="empty">No requests yet.</p>
         )}
@@ -200,29 +182,19 @@ export function DefinitionDetailScreen(props: { id: string; loc: Location }): JS
       <section aria-labelledby="def-targets">
         <h2 id="def-targets">Deployment targets</h2>
         {def.deployTargets.length > 0 ? (
-          <div class="table-wrap">
-            <table class="data" id="definition-targets">
-              <caption>Where the certificate of {def.name} is deployed</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Server</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Delivery</th>
-                </tr>
-              </thead>
-              <tbody>
-                {def.deployTargets.map((t, i) => (
-                  <tr key={`${t.serverName}-${i}`}>
-                    <th scope="row">{t.serverName}</th>
-                    <td>{t.serverType}</td>
-                    <td>
-                      {typeof t.method === 'string' ? t.method : typeof t.agentId === 'string' ? 'agent' : 'manual'}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="definition-targets"
+            caption={<>Where the certificate of {def.name} is deployed</>}
+            columns={['Server', 'Type', 'Delivery']}
+          >
+            {def.deployTargets.map((t, i) => (
+              <tr key={`${t.serverName}-${i}`}>
+                <th scope="row">{t.serverName}</th>
+                <td>{t.serverType}</td>
+                <td>{typeof t.method === 'string' ? t.method : typeof t.agentId === 'string' ? 'agent' : 'manual'}</td>
+              </tr>
+            ))}
+          </DataTable>
         ) : (
           <p class="empty">No deployment targets.</p>
         )}

@@ -6,6 +6,7 @@ import { ErrorText, StatusBadge } from '../components/messages';
 import { ScreenHeading } from '../components/screen-heading';
 import { formatDateTime } from '../format';
 import { Link, navigate } from '../router';
+import { DataTable } from '../components/data-table';
 
 /** Badge class of a scan status (the text carries the meaning). */
 export function scanBadge(status: ScanRow['status']): string {
@@ -123,43 +124,32 @@ export function DiscoveryScreen(): JSX.Element {
       <ErrorText error={error} />
       {scans && scans.length === 0 ? <p class="empty">No scans yet.</p> : null}
       {scans && scans.length > 0 ? (
-        <div class="table-wrap">
-          <table class="data" id="scans">
-            <caption>Recent scans</caption>
-            <thead>
-              <tr>
-                <th scope="col">Started</th>
-                <th scope="col">Targets</th>
-                <th scope="col">Status</th>
-                <th scope="col">Progress</th>
-                <th scope="col">Findings</th>
-                <th scope="col">Run by</th>
-              </tr>
-            </thead>
-            <tbody>
-              {scans.map((s) => (
-                <tr key={s.id}>
-                  <th scope="row">
-                    <Link href={`/discovery/scans/${s.id}`}>{formatDateTime(s.createdAt)}</Link>
-                  </th>
-                  <td>
-                    {s.targets.slice(0, 3).join(', ')}
-                    {s.targets.length > 3 ? ` … (+${s.targets.length - 3})` : ''}
-                    <span class="sub">ports {s.ports.join(', ')}</span>
-                  </td>
-                  <td>
-                    <StatusBadge state={scanBadge(s.status)} label={s.status} />
-                  </td>
-                  <td>
-                    {s.done} / {s.total}
-                  </td>
-                  <td>{s.findings}</td>
-                  <td>{s.runBy.kind === 'agent' ? 'agent' : 'controller'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          id="scans"
+          caption="Recent scans"
+          columns={['Started', 'Targets', 'Status', 'Progress', 'Findings', 'Run by']}
+        >
+          {scans.map((s) => (
+            <tr key={s.id}>
+              <th scope="row">
+                <Link href={`/discovery/scans/${s.id}`}>{formatDateTime(s.createdAt)}</Link>
+              </th>
+              <td>
+                {s.targets.slice(0, 3).join(', ')}
+                {s.targets.length > 3 ? ` … (+${s.targets.length - 3})` : ''}
+                <span class="sub">ports {s.ports.join(', ')}</span>
+              </td>
+              <td>
+                <StatusBadge state={scanBadge(s.status)} label={s.status} />
+              </td>
+              <td>
+                {s.done} / {s.total}
+              </td>
+              <td>{s.findings}</td>
+              <td>{s.runBy.kind === 'agent' ? 'agent' : 'controller'}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
     </>
   );

@@ -6,6 +6,7 @@ import { ErrorText, StatusBadge } from '../components/messages';
 import { ScreenHeading } from '../components/screen-heading';
 import { Link } from '../router';
 import { runSummary } from './monitoring';
+import { DataTable } from '../components/data-table';
 
 /** W6 per-run report: one row per endpoint with its verdict and reason. */
 export function MonitorRunScreen({ id }: { id: string }): JSX.Element {
@@ -43,36 +44,26 @@ export function MonitorRunScreen({ id }: { id: string }): JSX.Element {
           {run.results.length === 0 ? (
             <p class="empty">This run checked no endpoints.</p>
           ) : (
-            <div class="table-wrap">
-              <table class="data" id="run-results-table">
-                <caption>Results per endpoint</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Endpoint</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Reason</th>
-                    <th scope="col">Served certificate expires</th>
-                    <th scope="col">Probed by</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {run.results.map((r) => (
-                    <tr key={r.id}>
-                      <th scope="row">{r.endpoint}</th>
-                      <td>
-                        <StatusBadge state={r.status} label={r.status} />
-                      </td>
-                      <td>
-                        {r.reason}
-                        {r.message ? <span class="sub">{r.message}</span> : null}
-                      </td>
-                      <td>{formatDate(r.leafNotAfter)}</td>
-                      <td>{r.probedBy ?? '—'}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              id="run-results-table"
+              caption="Results per endpoint"
+              columns={['Endpoint', 'Status', 'Reason', 'Served certificate expires', 'Probed by']}
+            >
+              {run.results.map((r) => (
+                <tr key={r.id}>
+                  <th scope="row">{r.endpoint}</th>
+                  <td>
+                    <StatusBadge state={r.status} label={r.status} />
+                  </td>
+                  <td>
+                    {r.reason}
+                    {r.message ? <span class="sub">{r.message}</span> : null}
+                  </td>
+                  <td>{formatDate(r.leafNotAfter)}</td>
+                  <td>{r.probedBy ?? '—'}</td>
+                </tr>
+              ))}
+            </DataTable>
           )}
         </>
       ) : null}

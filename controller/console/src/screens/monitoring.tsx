@@ -5,6 +5,7 @@ import { formatDateTime, plural } from '../format';
 import { ErrorText, Notice, StatusBadge } from '../components/messages';
 import { ScreenHeading } from '../components/screen-heading';
 import { Link } from '../router';
+import { DataTable } from '../components/data-table';
 
 /** Counters of a run as text: "3 ok, 1 warning, 0 failing". */
 export function runSummary(r: Pick<MonitorRunRow, 'ok' | 'warning' | 'failing'>): string {
@@ -70,46 +71,35 @@ export function MonitoringScreen(): JSX.Element {
         {runs === null && !error ? <p role="status">Loading runs…</p> : null}
         {runs && runs.length === 0 ? <p class="empty">No monitoring runs yet.</p> : null}
         {runs && runs.length > 0 ? (
-          <div class="table-wrap">
-            <table class="data" id="runs-table">
-              <caption>Latest {plural(runs.length, 'run')}, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Started</th>
-                  <th scope="col">Trigger</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Endpoints</th>
-                  <th scope="col">Result</th>
-                  <th scope="col">Report</th>
-                </tr>
-              </thead>
-              <tbody>
-                {runs.map((r) => (
-                  <tr key={r.id}>
-                    <th scope="row">{formatDateTime(r.startedAt)}</th>
-                    <td>{r.trigger}</td>
-                    <td>
-                      <StatusBadge state={r.status} label={r.status} />
-                    </td>
-                    <td>{r.endpoints}</td>
-                    <td>
-                      <StatusBadge state={r.failing ? 'failing' : r.warning ? 'warning' : 'ok'} label={runSummary(r)} />
-                    </td>
-                    <td>
-                      <Link href={`/monitoring/runs/${r.id}`}>
-                        Report<span class="visually-hidden"> of the run started {formatDateTime(r.startedAt)}</span>
-                      </Link>
-                      {' · '}
-                      <a href={runReportUrl(r.id)} target="_blank" rel="noopener">
-                        HTML
-                        <span class="visually-hidden"> report of the run started {formatDateTime(r.startedAt)}</span>
-                      </a>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="runs-table"
+            caption={<>Latest {plural(runs.length, 'run')}, newest first</>}
+            columns={['Started', 'Trigger', 'Status', 'Endpoints', 'Result', 'Report']}
+          >
+            {runs.map((r) => (
+              <tr key={r.id}>
+                <th scope="row">{formatDateTime(r.startedAt)}</th>
+                <td>{r.trigger}</td>
+                <td>
+                  <StatusBadge state={r.status} label={r.status} />
+                </td>
+                <td>{r.endpoints}</td>
+                <td>
+                  <StatusBadge state={r.failing ? 'failing' : r.warning ? 'warning' : 'ok'} label={runSummary(r)} />
+                </td>
+                <td>
+                  <Link href={`/monitoring/runs/${r.id}`}>
+                    Report<span class="visually-hidden"> of the run started {formatDateTime(r.startedAt)}</span>
+                  </Link>
+                  {' · '}
+                  <a href={runReportUrl(r.id)} target="_blank" rel="noopener">
+                    HTML
+                    <span class="visually-hidden"> report of the run started {formatDateTime(r.startedAt)}</span>
+                  </a>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         ) : null}
       </section>
     </>

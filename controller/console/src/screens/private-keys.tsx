@@ -6,6 +6,7 @@ import { ErrorText, Notice } from '../components/messages';
 import { Field, formErrors, NO_ERRORS, type FormErrors } from '../components/form';
 import { Pager } from '../components/pager';
 import { ScreenHeading } from '../components/screen-heading';
+import { DataTable } from '../components/data-table';
 
 const PAGE_SIZE = 50;
 
@@ -36,50 +37,36 @@ export function PrivateKeysScreen(props: { user: User }): JSX.Element {
       {page && page.total === 0 ? <p class="empty">No private keys stored.</p> : null}
       {page && page.total > 0 ? (
         <>
-          <div class="table-wrap">
-            <table class="data" id="private-keys">
-              <caption>{page.total} private key(s)</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Key</th>
-                  <th scope="col">Algorithm</th>
-                  <th scope="col">Public key SHA-256</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Export</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.items.map((k) => (
-                  <tr key={k.id} data-key={k.id}>
-                    <th scope="row">
-                      {k.label ?? k.id.slice(0, 8)}
-                      <span class="sub">{k.id}</span>
-                    </th>
-                    <td>{k.algorithm}</td>
-                    <td>
-                      <code class="hash">{k.publicKeySha256.slice(0, 16)}…</code>
-                    </td>
-                    <td>{formatDateTime(k.createdAt)}</td>
-                    <td>
-                      {!k.exportable ? (
-                        'not exportable'
-                      ) : isAdmin ? (
-                        <button
-                          type="button"
-                          onClick={() => setExporting(k)}
-                          aria-label={`Export key ${k.label ?? k.id}`}
-                        >
-                          Export…
-                        </button>
-                      ) : (
-                        'admin only'
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="private-keys"
+            caption={<>{page.total} private key(s)</>}
+            columns={['Key', 'Algorithm', 'Public key SHA-256', 'Created', 'Export']}
+          >
+            {page.items.map((k) => (
+              <tr key={k.id} data-key={k.id}>
+                <th scope="row">
+                  {k.label ?? k.id.slice(0, 8)}
+                  <span class="sub">{k.id}</span>
+                </th>
+                <td>{k.algorithm}</td>
+                <td>
+                  <code class="hash">{k.publicKeySha256.slice(0, 16)}…</code>
+                </td>
+                <td>{formatDateTime(k.createdAt)}</td>
+                <td>
+                  {!k.exportable ? (
+                    'not exportable'
+                  ) : isAdmin ? (
+                    <button type="button" onClick={() => setExporting(k)} aria-label={`Export key ${k.label ?? k.id}`}>
+                      Export…
+                    </button>
+                  ) : (
+                    'admin only'
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
           <Pager label="Private keys" offset={offset} limit={PAGE_SIZE} total={page.total} onOffset={setOffset} />
         </>
       ) : null}

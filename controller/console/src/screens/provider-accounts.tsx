@@ -11,6 +11,7 @@ import { formatDateTime } from '../format';
 import { ErrorText, Notice } from '../components/messages';
 import { Field, formErrors, NO_ERRORS, type FormErrors } from '../components/form';
 import { ScreenHeading } from '../components/screen-heading';
+import { DataTable } from '../components/data-table';
 
 const FIELDS = ['name', 'vendor', 'url', 'username', 'email', 'password', 'notes'] as const;
 
@@ -66,43 +67,32 @@ export function ProviderAccountsScreen(): JSX.Element {
       )}
       {items && items.length === 0 ? <p class="empty">No provider accounts yet.</p> : null}
       {items && items.length > 0 ? (
-        <div class="table-wrap">
-          <table class="data" id="provider-accounts">
-            <caption>{items.length} provider account(s)</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Vendor</th>
-                <th scope="col">Login</th>
-                <th scope="col">Password</th>
-                <th scope="col">Updated</th>
-                <th scope="col">Action</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((a) => (
-                <tr key={a.id} data-account={a.name}>
-                  <th scope="row">
-                    {a.name}
-                    {a.url ? <span class="sub">{a.url}</span> : null}
-                  </th>
-                  <td>{a.vendor}</td>
-                  <td>
-                    {a.username ?? '—'}
-                    {a.email ? <span class="sub">{a.email}</span> : null}
-                  </td>
-                  <td>{a.hasPassword ? 'stored (hidden)' : 'none'}</td>
-                  <td>{formatDateTime(a.updatedAt)}</td>
-                  <td>
-                    <button type="button" onClick={() => setEditing(a)} aria-label={`Edit ${a.name}`}>
-                      Edit
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          id="provider-accounts"
+          caption={<>{items.length} provider account(s)</>}
+          columns={['Name', 'Vendor', 'Login', 'Password', 'Updated', 'Action']}
+        >
+          {items.map((a) => (
+            <tr key={a.id} data-account={a.name}>
+              <th scope="row">
+                {a.name}
+                {a.url ? <span class="sub">{a.url}</span> : null}
+              </th>
+              <td>{a.vendor}</td>
+              <td>
+                {a.username ?? '—'}
+                {a.email ? <span class="sub">{a.email}</span> : null}
+              </td>
+              <td>{a.hasPassword ? 'stored (hidden)' : 'none'}</td>
+              <td>{formatDateTime(a.updatedAt)}</td>
+              <td>
+                <button type="button" onClick={() => setEditing(a)} aria-label={`Edit ${a.name}`}>
+                  Edit
+                </button>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
     </>
   );

@@ -14,6 +14,7 @@ import { formatAge, formatDate, formatDateTime } from '../format';
 import { ErrorText, Notice, StatusBadge } from '../components/messages';
 import { ScreenHeading } from '../components/screen-heading';
 import { Link } from '../router';
+import { DataTable } from '../components/data-table';
 
 const FINISHED = new Set(['completed', 'cancelled', 'failed']);
 
@@ -128,38 +129,27 @@ export function RequestsScreen(): JSX.Element {
         {running.length === 0 ? (
           <p class="empty">No process is running.</p>
         ) : (
-          <div class="table-wrap">
-            <table class="data" id="running-requests">
-              <caption>{running.length} running</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Definition</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Mode</th>
-                  <th scope="col">Step</th>
-                  <th scope="col">Updated</th>
-                  <th scope="col">Action</th>
-                </tr>
-              </thead>
-              <tbody>
-                {running.map((r) => (
-                  <tr key={r.id} data-request={r.id}>
-                    <th scope="row">{nameOf(r)}</th>
-                    <td>{r.kind}</td>
-                    <td>{r.processMode}</td>
-                    <td>
-                      <StatusBadge state={r.awaitingConfirmation ? 'waiting' : 'running'} label={requestStep(r)} />
-                      {r.lastError ? <span class="sub">last error: {r.lastError}</span> : null}
-                    </td>
-                    <td>{formatAge(r.updatedAt)}</td>
-                    <td class="row-action">
-                      <RequestActions request={r} onDone={load} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="running-requests"
+            caption={<>{running.length} running</>}
+            columns={['Definition', 'Kind', 'Mode', 'Step', 'Updated', 'Action']}
+          >
+            {running.map((r) => (
+              <tr key={r.id} data-request={r.id}>
+                <th scope="row">{nameOf(r)}</th>
+                <td>{r.kind}</td>
+                <td>{r.processMode}</td>
+                <td>
+                  <StatusBadge state={r.awaitingConfirmation ? 'waiting' : 'running'} label={requestStep(r)} />
+                  {r.lastError ? <span class="sub">last error: {r.lastError}</span> : null}
+                </td>
+                <td>{formatAge(r.updatedAt)}</td>
+                <td class="row-action">
+                  <RequestActions request={r} onDone={load} />
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
 
@@ -168,35 +158,26 @@ export function RequestsScreen(): JSX.Element {
         {stalled.length === 0 ? (
           <p class="empty">No process is waiting.</p>
         ) : (
-          <div class="table-wrap">
-            <table class="data" id="stalled-requests">
-              <caption>{stalled.length} waiting for input</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Definition</th>
-                  <th scope="col">Waits for</th>
-                  <th scope="col">Since</th>
-                  <th scope="col">Action</th>
-                </tr>
-              </thead>
-              <tbody>
-                {stalled.map((r) => (
-                  <tr key={r.id} data-request={r.id}>
-                    <th scope="row">{nameOf(r)}</th>
-                    <td>
-                      {r.waitingFor ?? '—'}
-                      <span class="sub">status {r.status}</span>
-                      {r.lastError ? <span class="sub">last error: {r.lastError}</span> : null}
-                    </td>
-                    <td>{formatDateTime(r.updatedAt)}</td>
-                    <td class="row-action">
-                      <RequestActions request={r} onDone={load} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="stalled-requests"
+            caption={<>{stalled.length} waiting for input</>}
+            columns={['Definition', 'Waits for', 'Since', 'Action']}
+          >
+            {stalled.map((r) => (
+              <tr key={r.id} data-request={r.id}>
+                <th scope="row">{nameOf(r)}</th>
+                <td>
+                  {r.waitingFor ?? '—'}
+                  <span class="sub">status {r.status}</span>
+                  {r.lastError ? <span class="sub">last error: {r.lastError}</span> : null}
+                </td>
+                <td>{formatDateTime(r.updatedAt)}</td>
+                <td class="row-action">
+                  <RequestActions request={r} onDone={load} />
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
 
@@ -206,50 +187,40 @@ export function RequestsScreen(): JSX.Element {
         {due && due.length === 0 ? (
           <p class="empty">No renewal is overdue.</p>
         ) : due ? (
-          <div class="table-wrap">
-            <table class="data" id="overdue-renewals">
-              <caption>{due.length} overdue</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Definition</th>
-                  <th scope="col">Current certificate expires</th>
-                  <th scope="col">Lead time</th>
-                  <th scope="col">Mode</th>
-                  <th scope="col">Action</th>
+          <DataTable
+            id="overdue-renewals"
+            caption={<>{due.length} overdue</>}
+            columns={['Definition', 'Current certificate expires', 'Lead time', 'Mode', 'Action']}
+          >
+            {due.map((d) => {
+              const s = started[d.definitionId];
+              return (
+                <tr key={d.definitionId} data-definition={d.definitionName}>
+                  <th scope="row">
+                    <Link href={`/definitions/${d.definitionId}`}>{d.definitionName}</Link>
+                  </th>
+                  <td>
+                    {formatDate(d.notAfter)}{' '}
+                    <span class="sub">
+                      {d.daysLeft < 0 ? `expired ${-d.daysLeft} days ago` : `${d.daysLeft} days left`}
+                    </span>
+                  </td>
+                  <td>{d.renewalLeadDays} days</td>
+                  <td>{d.processMode}</td>
+                  <td class="row-action">
+                    <button
+                      type="button"
+                      onClick={() => void start(d)}
+                      aria-label={`Start renewal of ${d.definitionName}`}
+                    >
+                      Start renewal
+                    </button>
+                    <ErrorText error={s?.error} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {due.map((d) => {
-                  const s = started[d.definitionId];
-                  return (
-                    <tr key={d.definitionId} data-definition={d.definitionName}>
-                      <th scope="row">
-                        <Link href={`/definitions/${d.definitionId}`}>{d.definitionName}</Link>
-                      </th>
-                      <td>
-                        {formatDate(d.notAfter)}{' '}
-                        <span class="sub">
-                          {d.daysLeft < 0 ? `expired ${-d.daysLeft} days ago` : `${d.daysLeft} days left`}
-                        </span>
-                      </td>
-                      <td>{d.renewalLeadDays} days</td>
-                      <td>{d.processMode}</td>
-                      <td class="row-action">
-                        <button
-                          type="button"
-                          onClick={() => void start(d)}
-                          aria-label={`Start renewal of ${d.definitionName}`}
-                        >
-                          Start renewal
-                        </button>
-                        <ErrorText error={s?.error} />
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+              );
+            })}
+          </DataTable>
         ) : null}
       </section>
     </>

@@ -5,6 +5,7 @@ import { formatDateTime } from '../format';
 import { ErrorText, StatusBadge } from '../components/messages';
 import { Pager } from '../components/pager';
 import { ScreenHeading } from '../components/screen-heading';
+import { DataTable } from '../components/data-table';
 
 const PAGE_SIZE = 50;
 
@@ -46,34 +47,24 @@ export function SentMailScreen(): JSX.Element {
       {page && page.total === 0 ? <p class="empty">No mail sent yet.</p> : null}
       {page && page.total > 0 ? (
         <>
-          <div class="table-wrap">
-            <table class="data" id="sent-mail">
-              <caption>{page.total} message(s), newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Subject</th>
-                  <th scope="col">To</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Result</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.items.map((m) => (
-                  <tr key={m.id}>
-                    <td class="nowrap">{formatDateTime(m.at)}</td>
-                    <th scope="row">{m.subject}</th>
-                    <td>{m.to.join(', ')}</td>
-                    <td>{m.template}</td>
-                    <td>
-                      <StatusBadge state={m.status === 'sent' ? 'ok' : 'failing'} label={m.status} />
-                      {m.error ? <span class="sub">{m.error}</span> : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            id="sent-mail"
+            caption={<>{page.total} message(s), newest first</>}
+            columns={['Time', 'Subject', 'To', 'Kind', 'Result']}
+          >
+            {page.items.map((m) => (
+              <tr key={m.id}>
+                <td class="nowrap">{formatDateTime(m.at)}</td>
+                <th scope="row">{m.subject}</th>
+                <td>{m.to.join(', ')}</td>
+                <td>{m.template}</td>
+                <td>
+                  <StatusBadge state={m.status === 'sent' ? 'ok' : 'failing'} label={m.status} />
+                  {m.error ? <span class="sub">{m.error}</span> : null}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
           <Pager label="Sent mail" offset={offset} limit={PAGE_SIZE} total={page.total} onOffset={setOffset} />
         </>
       ) : null}

@@ -5,6 +5,7 @@ import { ConfirmDialog } from '../components/confirm-dialog';
 import { Field, formErrors, NO_ERRORS, type FormErrors } from '../components/form';
 import { ErrorText, Notice } from '../components/messages';
 import { formatDateTime } from '../format';
+import { DataTable } from '../components/data-table';
 
 type Role = UserRow['role'];
 
@@ -91,76 +92,62 @@ export function UsersPanel({ me }: { me: string }): JSX.Element {
         </div>
       ) : null}
       {users ? (
-        <div class="table-wrap">
-          <table class="data" id="users">
-            <caption>{users.length} user(s)</caption>
-            <thead>
-              <tr>
-                <th scope="col">Username</th>
-                <th scope="col">Role</th>
-                <th scope="col">Password</th>
-                <th scope="col">Created</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.map((u) => (
-                <tr key={u.username} data-user={u.username}>
-                  <th scope="row">
-                    {u.username}
-                    {u.username === me ? <span class="sub">you</span> : null}
-                  </th>
-                  <td>
-                    <div class="row-action">
-                      <label class="visually-hidden" for={`role-${u.username}`}>
-                        Role of {u.username}
-                      </label>
-                      <select
-                        id={`role-${u.username}`}
-                        value={roles[u.username] ?? u.role}
-                        onChange={(e) => setRoles((r) => ({ ...r, [u.username]: e.currentTarget.value as Role }))}
-                      >
-                        <option value="admin">Admin</option>
-                        <option value="user">User</option>
-                      </select>{' '}
-                      <button
-                        type="button"
-                        disabled={(roles[u.username] ?? u.role) === u.role}
-                        onClick={() => void applyRole(u)}
-                        aria-label={`Apply role of ${u.username}`}
-                      >
-                        Apply
-                      </button>
-                    </div>
-                  </td>
-                  <td>{u.mustChangePassword ? 'must be changed at next login' : 'set by the user'}</td>
-                  <td>{formatDateTime(u.createdAt)}</td>
-                  <td class="row-action">
-                    <div class="actions">
-                      <button
-                        type="button"
-                        onClick={() => void reset(u)}
-                        aria-label={`Reset password of ${u.username}`}
-                      >
-                        Reset password
-                      </button>
-                      <button
-                        type="button"
-                        class="danger"
-                        disabled={u.username === me}
-                        onClick={() => setDeleting(u.username)}
-                        aria-label={`Delete ${u.username}`}
-                      >
-                        Delete
-                      </button>
-                    </div>
-                    {rowError?.username === u.username ? <ErrorText error={rowError.error} /> : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          id="users"
+          caption={<>{users.length} user(s)</>}
+          columns={['Username', 'Role', 'Password', 'Created', 'Actions']}
+        >
+          {users.map((u) => (
+            <tr key={u.username} data-user={u.username}>
+              <th scope="row">
+                {u.username}
+                {u.username === me ? <span class="sub">you</span> : null}
+              </th>
+              <td>
+                <div class="row-action">
+                  <label class="visually-hidden" for={`role-${u.username}`}>
+                    Role of {u.username}
+                  </label>
+                  <select
+                    id={`role-${u.username}`}
+                    value={roles[u.username] ?? u.role}
+                    onChange={(e) => setRoles((r) => ({ ...r, [u.username]: e.currentTarget.value as Role }))}
+                  >
+                    <option value="admin">Admin</option>
+                    <option value="user">User</option>
+                  </select>{' '}
+                  <button
+                    type="button"
+                    disabled={(roles[u.username] ?? u.role) === u.role}
+                    onClick={() => void applyRole(u)}
+                    aria-label={`Apply role of ${u.username}`}
+                  >
+                    Apply
+                  </button>
+                </div>
+              </td>
+              <td>{u.mustChangePassword ? 'must be changed at next login' : 'set by the user'}</td>
+              <td>{formatDateTime(u.createdAt)}</td>
+              <td class="row-action">
+                <div class="actions">
+                  <button type="button" onClick={() => void reset(u)} aria-label={`Reset password of ${u.username}`}>
+                    Reset password
+                  </button>
+                  <button
+                    type="button"
+                    class="danger"
+                    disabled={u.username === me}
+                    onClick={() => setDeleting(u.username)}
+                    aria-label={`Delete ${u.username}`}
+                  >
+                    Delete
+                  </button>
+                </div>
+                {rowError?.username === u.username ? <ErrorText error={rowError.error} /> : null}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       <CreateUserForm
         onCreated={(username, password) => {

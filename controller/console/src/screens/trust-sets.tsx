@@ -5,6 +5,7 @@ import { formatDate } from '../format';
 import { ErrorText, Notice } from '../components/messages';
 import { Field, formErrors, NO_ERRORS, type FormErrors } from '../components/form';
 import { ScreenHeading } from '../components/screen-heading';
+import { DataTable } from '../components/data-table';
 
 /**
  * W9 trusted CA sets (SPEC T1, T2): the shipped system set (the default for monitoring and discovery) and
@@ -33,29 +34,17 @@ export function TrustSetsScreen(): JSX.Element {
             {s.source === 'system' ? `system set (default), version ${s.version}` : 'user-defined'}
           </summary>
           {s.description ? <p>{s.description}</p> : null}
-          <div class="table-wrap">
-            <table class="data">
-              <caption>Roots of {s.name}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Subject</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">SHA-256</th>
-                </tr>
-              </thead>
-              <tbody>
-                {s.roots.map((r) => (
-                  <tr key={r.sha256}>
-                    <th scope="row">{r.subject}</th>
-                    <td>{formatDate(r.notAfter)}</td>
-                    <td>
-                      <code class="hash">{r.sha256.slice(0, 16)}…</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable caption={<>Roots of {s.name}</>} columns={['Subject', 'Expires', 'SHA-256']}>
+            {s.roots.map((r) => (
+              <tr key={r.sha256}>
+                <th scope="row">{r.subject}</th>
+                <td>{formatDate(r.notAfter)}</td>
+                <td>
+                  <code class="hash">{r.sha256.slice(0, 16)}…</code>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         </details>
       ))}
       <CreateSetForm
