@@ -203,11 +203,13 @@ export async function runMonitorSweepBench(options: MonitorSweepOptions = {}): P
         workers: o.workers,
         concurrency: o.concurrency,
         ...(o.workerConcurrency ? { workerConcurrency: o.workerConcurrency } : {}),
+        // diagnostics: SWEEP_NO_FETCH=1 turns off OCSP/CRL and AIA (the farm's leaves name no URLs; this measures
+        // what the lookups themselves cost)
+        ...(process.env.SWEEP_NO_FETCH === '1' ? { checkRevocation: false, fetchAia: false } : {}),
       };
       // The sweeping process: a child with only the monitor (its RSS is the figure), as `monitor run-now` would be.
       runner = fork(path.join(__dirname, 'monitor-sweep-runner.ts'), [], {
-        // A 128 MB old generation, as a controller deployed with a 256 MB budget would run (V8 otherwise collects
-        // lazily and the heap holds several runs' garbage).
+        // The controller's own V8 flags (no bench-only heap cap); --max-old-space-size only when asked for.
         // the V8 flags the controller runs with (`npm start`), nothing the product does not ship
         execArgv: [
           ...CONTROLLER_NODE_FLAGS,
