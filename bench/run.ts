@@ -10,6 +10,7 @@
  *
  * See bench/README.md.
  */
+import { BENCH_FLAGS, UsageError, parseFlags } from './args';
 import { runDiscoveryBench, type DiscoveryBenchOptions } from './discovery';
 import { runFleetBench, type FleetBenchOptions } from './fleet';
 import { runIssuanceBench, type IssuanceBenchOptions } from './issuance';
@@ -57,235 +58,36 @@ usage: npm run bench -- discovery [options]
   --phase-timeout S    seconds allowed per run of one tool (default 300)
   --out FILE           results JSON (default bench/results/discovery-<date>.json)`;
 
-function parseMonitorSweepArgs(rest: string[]): MonitorSweepOptions {
-  const options: MonitorSweepOptions = {};
-  for (let i = 0; i < rest.length; i++) {
-    const flag = rest[i];
-    const value = rest[i + 1];
-    switch (flag) {
-      case '--count':
-        options.count = int(flag, value, 1, 5000);
-        break;
-      case '--runs':
-        options.runs = int(flag, value, 1, 15);
-        break;
-      case '--workers':
-        options.workers = int(flag, value, 0, 16);
-        break;
-      case '--worker-concurrency':
-        options.workerConcurrency = int(flag, value, 1, 1024);
-        break;
-      case '--concurrency':
-        options.concurrency = int(flag, value, 1, 1024);
-        break;
-      case '--only':
-        if (value !== 'certfleet' && value !== 'peers') throw new Error('--only must be certfleet or peers');
-        options.only = value;
-        break;
-      case '--bench-dir':
-        if (!value) throw new Error('--bench-dir needs a directory');
-        options.benchDir = value;
-        break;
-      case '--phase-timeout':
-        options.phaseTimeoutMs = int(flag, value, 1, 3600) * 1000;
-        break;
-      case '--out':
-        if (!value) throw new Error('--out needs a file');
-        options.out = value;
-        break;
-      case '--keep':
-        options.keep = true;
-        i--;
-        break;
-      default:
-        throw new Error(`unknown option ${flag}`);
-    }
-    i++;
-  }
-  return options;
-}
-
-function parseDiscoveryArgs(rest: string[]): DiscoveryBenchOptions {
-  const options: DiscoveryBenchOptions = {};
-  for (let i = 0; i < rest.length; i++) {
-    const flag = rest[i];
-    const value = rest[i + 1];
-    switch (flag) {
-      case '--part':
-        if (value !== 'grid' && value !== 'netns' && value !== 'both') throw new Error('--part: grid | netns | both');
-        options.part = value;
-        break;
-      case '--runs':
-        options.runs = int(flag, value, 1, 15);
-        break;
-      case '--concurrency':
-        options.concurrency = int(flag, value, 1, 8192);
-        break;
-      case '--connect-timeout':
-        options.connectTimeoutMs = int(flag, value, 1, 60_000);
-        break;
-      case '--only':
-        if (value !== 'certfleet' && value !== 'peers') throw new Error('--only must be certfleet or peers');
-        options.only = value;
-        break;
-      case '--phase-timeout':
-        options.phaseTimeoutMs = int(flag, value, 1, 3600) * 1000;
-        break;
-      case '--out':
-        if (!value) throw new Error('--out needs a file');
-        options.out = value;
-        break;
-      default:
-        throw new Error(`unknown option ${flag}`);
-    }
-    i++;
-  }
-  return options;
-}
-
-const int = (flag: string, value: string | undefined, min: number, max: number): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer in ${min}..${max}`);
-  return n;
-};
-
-function parseFleetArgs(rest: string[]): FleetBenchOptions {
-  const options: FleetBenchOptions = {};
-  for (let i = 0; i < rest.length; i++) {
-    const flag = rest[i];
-    const value = rest[i + 1];
-    switch (flag) {
-      case '--agents':
-        options.agents = int(flag, value, 1, 20_000);
-        break;
-      case '--push':
-        options.push = int(flag, value, 1, 20_000);
-        break;
-      case '--handshake-rate':
-        options.handshakeRate = int(flag, value, 1, 100_000);
-        break;
-      case '--backoff-base':
-        options.backoffBaseMs = int(flag, value, 1, 60_000);
-        break;
-      case '--backoff-cap':
-        options.backoffCapMs = int(flag, value, 1, 600_000);
-        break;
-      case '--phase-timeout':
-        options.phaseTimeoutMs = int(flag, value, 1, 3600) * 1000;
-        break;
-      case '--out':
-        if (!value) throw new Error('--out needs a file');
-        options.out = value;
-        break;
-      default:
-        throw new Error(`unknown option ${flag}`);
-    }
-    i++;
-  }
-  return options;
-}
-
-function parseArgs(argv: string[]): { name: string | undefined; options: IssuanceBenchOptions } {
-  const [name, ...rest] = argv;
-  const options: IssuanceBenchOptions = {};
-  for (let i = 0; i < rest.length; i++) {
-    const flag = rest[i];
-    const value = rest[i + 1];
-    switch (flag) {
-      case '--count':
-        options.count = int(flag, value, 1, 1_000_000);
-        i++;
-        break;
-      case '--concurrency':
-        options.concurrency = int(flag, value, 1, 64);
-        i++;
-        break;
-      case '--runs':
-        options.runs = int(flag, value, 1, 15);
-        i++;
-        break;
-      case '--baseline-count':
-        options.baselineCount = int(flag, value, 1, 100_000);
-        i++;
-        break;
-      case '--batch-size':
-        options.batchSize = int(flag, value, 1, 1000);
-        i++;
-        break;
-      case '--workers':
-        options.workers = int(flag, value, 0, 16);
-        i++;
-        break;
-      case '--phase-timeout':
-        options.phaseTimeoutMs = int(flag, value, 1, 3600) * 1000;
-        i++;
-        break;
-      case '--only':
-        if (value !== 'certfleet' && value !== 'peers') throw new Error('--only must be certfleet or peers');
-        options.only = value;
-        i++;
-        break;
-      case '--out':
-        if (!value) throw new Error('--out needs a file');
-        options.out = value;
-        i++;
-        break;
-      case '--keep':
-        options.keep = true;
-        break;
-      default:
-        throw new Error(`unknown option ${flag}`);
-    }
-  }
-  return { name, options };
-}
-
 async function main(): Promise<number> {
-  const sub = process.argv[2];
-  if (sub === 'monitor-sweep' || sub === 'discovery') {
-    try {
-      if (sub === 'monitor-sweep') {
-        const o = parseMonitorSweepArgs(process.argv.slice(3));
-        await runMonitorSweepBench(o);
-      } else {
-        const o = parseDiscoveryArgs(process.argv.slice(3));
-        await runDiscoveryBench(o);
-      }
-    } catch (err) {
-      if (err instanceof Error && /^(unknown option|--)/.test(err.message)) {
-        process.stderr.write(`${err.message}\n${USAGE}\n`);
-        return 2;
-      }
-      throw err;
-    }
-    return 0;
-  }
-  if (process.argv[2] === 'fleet') {
-    let fleet: FleetBenchOptions;
-    try {
-      fleet = parseFleetArgs(process.argv.slice(3));
-    } catch (err) {
-      process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-      return 2;
-    }
-    await runFleetBench(fleet);
-    return 0;
-  }
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+  const [name, ...rest] = process.argv.slice(2);
+  if (name === undefined || !(name in BENCH_FLAGS)) {
+    process.stderr.write(`${name ? `unknown benchmark ${name}\n` : ''}${USAGE}\n`);
     return 2;
   }
-  switch (parsed.name) {
-    case 'issuance':
-      await runIssuanceBench(parsed.options);
-      return 0;
-    default:
-      process.stderr.write(`${parsed.name ? `unknown benchmark ${parsed.name}\n` : ''}${USAGE}\n`);
-      return 2;
+  const bench = name as keyof typeof BENCH_FLAGS;
+  let options: Record<string, unknown>;
+  try {
+    options = parseFlags(rest, BENCH_FLAGS[bench]);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n${USAGE}\n`);
+    return 2;
   }
+  switch (bench) {
+    case 'issuance':
+      await runIssuanceBench(options as IssuanceBenchOptions);
+      break;
+    case 'fleet':
+      await runFleetBench(options as FleetBenchOptions);
+      break;
+    case 'monitor-sweep':
+      await runMonitorSweepBench(options as MonitorSweepOptions);
+      break;
+    case 'discovery':
+      await runDiscoveryBench(options as DiscoveryBenchOptions);
+      break;
+  }
+  return 0;
 }
 
 main().then(
