@@ -8,6 +8,9 @@
  *   parent → { type: 'close' }                    child exits (also when the parent disconnects)
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import v8 from 'node:v8';
 import pino from 'pino';
 import { systemClock } from '@certfleet/shared';
 import { masterKeyFromBytes } from '../controller/src/secrets/master-key';
@@ -20,12 +23,40 @@ let ctx: ServiceContext | undefined;
 let db: Database | undefined;
 let options: MonitorOptions = {};
 
+const mb = (bytes: number): string => (bytes / 1048576).toFixed(0);
+
+/** RssAnon / RssFile / threads from /proc (Linux), for SWEEP_MEM_TRACE. */
+function procStatus(): string {
+  try {
+    const text = fs.readFileSync('/proc/self/status', 'utf8');
+    return ['RssAnon', 'RssFile', 'Threads']
+      .map((k) => `${k} ${new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? '?'}`)
+      .join(' ');
+  } catch {
+    return '';
+  }
+}
+
 async function sweep(): Promise<Record<string, unknown>> {
   if (!ctx) throw new Error('not initialised');
-  let peak = process.memoryUsage.rss();
+  // diagnostics: SWEEP_HEAP_SNAPSHOT=DIR writes the main thread's heap before each run
+  if (process.env.SWEEP_HEAP_SNAPSHOT)
+    v8.writeHeapSnapshot(path.join(process.env.SWEEP_HEAP_SNAPSHOT, `sweep-${process.pid}-${Date.now()}.heapsnapshot`));
+  const startRss = process.memoryUsage.rss();
+  let peak = startRss;
+  let peakHeap = process.memoryUsage().heapUsed;
   const timer = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage.rss());
   }, 10);
+  const heapTimer = setInterval(() => {
+    const m = process.memoryUsage();
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+    // diagnostics: SWEEP_MEM_TRACE=1 prints the main thread's memory every 50 ms
+    if (process.env.SWEEP_MEM_TRACE === '1')
+      process.stderr.write(
+        `[mem] rss ${mb(m.rss)} heapTotal ${mb(m.heapTotal)} heapUsed ${mb(m.heapUsed)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)} ${procStatus()}\n`
+      );
+  }, 50);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   try {
@@ -38,11 +69,14 @@ async function sweep(): Promise<Record<string, unknown>> {
       runId: run.id,
       wallS,
       peakRssMb: +(peak / 1048576).toFixed(1),
+      startRssMb: +(startRss / 1048576).toFixed(1),
+      mainPeakHeapMb: +(peakHeap / 1048576).toFixed(1),
       cpuS: +((cpu.user + cpu.system) / 1e6).toFixed(2),
       counters: { endpoints: run.endpoints, ok: run.ok, warning: run.warning, failing: run.failing },
     };
   } finally {
     clearInterval(timer);
+    clearInterval(heapTimer);
   }
 }
 
@@ -64,6 +98,8 @@ process.on('message', (msg: { type: string; url?: string; options?: MonitorOptio
           clock: systemClock,
           log: pino({ level: 'silent' }),
         };
+        if (process.env.SWEEP_MEM_TRACE === '1')
+          process.stderr.write(`[mem] ready rss ${mb(process.memoryUsage.rss())}\n`);
         process.send?.({ type: 'ready' });
       } else if (msg.type === 'run') process.send?.(await sweep());
       else if (msg.type === 'close') await close();

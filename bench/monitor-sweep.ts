@@ -248,6 +248,8 @@ export async function runMonitorSweepBench(options: MonitorSweepOptions = {}): P
             wallS: +wallS.toFixed(3),
             rate: +(o.count / wallS).toFixed(1),
             peakRssMb: reply.peakRssMb as number,
+            startRssMb: reply.startRssMb as number,
+            mainPeakHeapMb: reply.mainPeakHeapMb as number,
             cpuS: reply.cpuS as number,
             verdictsCorrect: agreement.verdictsCorrect,
             sha256Correct: agreement.sha256Correct,

@@ -21,6 +21,7 @@ import {
 } from '../x509/der';
 import { decodeDirectoryString, formatName } from '../x509/distinguished-name';
 import { decodeSubjectAltNames } from '../x509/subject-alt-names';
+import { decodedX509 } from '../x509/decoded-x509';
 
 /** Public key facts used by the WeakKey check. */
 export interface KeyFacts {
@@ -120,27 +121,36 @@ const CURVE_BITS: Readonly<Record<string, number>> = {
   brainpoolP512r1: 512,
 };
 
-/** Most decoded certificates kept (a sweep sees the same intermediates on thousands of endpoints). */
-const CACHE_LIMIT = 4096;
-const cache = new Map<string, CertificateFacts>();
+/** Most decoded CA certificates kept (a sweep sees the same intermediates on thousands of endpoints). */
+const CA_CACHE_LIMIT = 4096;
+/**
+ * Most decoded end-entity certificates kept: enough for the evaluations in flight (one evaluation decodes its leaf
+ * from several steps), not for a whole sweep — each leaf is seen once per run, and a decoded certificate holds
+ * several kB of OpenSSL memory besides its DER.
+ */
+const LEAF_CACHE_LIMIT = 256;
+const caCache = new Map<string, CertificateFacts>();
+const leafCache = new Map<string, CertificateFacts>();
 
 /**
  * Decodes one DER certificate for the checks. Results are immutable and memoized by SHA-256 (bounded, oldest
- * dropped first), so the same intermediate served by thousands of endpoints is decoded once.
+ * dropped first; CA certificates and end-entity certificates in separate budgets), so the same intermediate served
+ * by thousands of endpoints is decoded once.
  * @throws Error (a `DecodeError` or OpenSSL's) when the bytes are not a certificate
  */
 export function certificateFacts(der: Buffer): CertificateFacts {
   const sha256 = createHash('sha256').update(der).digest('hex');
-  const hit = cache.get(sha256);
+  const hit = caCache.get(sha256) ?? leafCache.get(sha256);
   if (hit) return hit;
   const facts = Object.freeze(decodeFacts(der, sha256));
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  const [cache, limit] = facts.isCa ? [caCache, CA_CACHE_LIMIT] : [leafCache, LEAF_CACHE_LIMIT];
+  if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
   cache.set(sha256, facts);
   return facts;
 }
 
 function decodeFacts(der: Buffer, sha256: string): CertificateFacts {
-  const x509 = new X509Certificate(der);
+  const x509 = decodedX509(der) ?? new X509Certificate(der);
   const top = sequenceOf(parseAsn1(der), 'certificate');
   const tbs = sequenceOf(top[0], 'tbsCertificate');
   let i = 0;

@@ -46,12 +46,26 @@ export type PathResult =
  * key usage is judged after building, so a mis-flagged CA is reported as such instead of as a missing issuer.
  */
 function verifiedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  let known = verified.get(cert);
+  const hit = known?.get(issuer);
+  if (hit !== undefined) return hit;
+  let ok: boolean;
   try {
-    return cert.verify(issuer.publicKey);
+    ok = cert.verify(issuer.publicKey);
   } catch {
-    return false;
+    ok = false;
   }
+  if (!known) verified.set(cert, (known = new WeakMap()));
+  known.set(issuer, ok);
+  return ok;
 }
+
+/**
+ * Signature results per (certificate, issuer) object pair. Decoded certificates are memoized (CertificateFacts) and
+ * trust roots live as long as their set, so the intermediate → root signature that thousands of endpoints of a
+ * sweep share is verified once; entries go when either object does.
+ */
+const verified = new WeakMap<X509Certificate, WeakMap<X509Certificate, boolean>>();
 
 function name(cert: X509Certificate): string {
   return cert.subject.replace(/\n/g, ', ');

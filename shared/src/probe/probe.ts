@@ -26,6 +26,7 @@ import {
   type StartTlsProtocol,
   startTlsDialogue,
 } from './starttls';
+import { rememberX509 } from '../x509/decoded-x509';
 
 export { STARTTLS_PROTOCOLS, type StartTlsProtocol };
 
@@ -268,7 +269,7 @@ function servedChain(secure: tls.TLSSocket): Buffer[] {
     const key = cert.fingerprint256;
     if (seen.has(key)) break;
     seen.add(key);
-    chain.push(Buffer.from(cert.raw));
+    chain.push(rememberX509(Buffer.from(cert.raw), cert)); // the checks reuse the decoded certificate
     cert = cert.issuerCertificate;
   }
   return chain;

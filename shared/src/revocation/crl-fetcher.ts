@@ -287,13 +287,14 @@ export async function crlRevocationStatus(
   let urls: string[];
   let leafIssuerName: Buffer;
   try {
-    leaf = new X509Certificate(leafDer);
+    // The URLs first: most leaves a sweep sees name no http CDP, and decoding the leaf for OpenSSL costs more.
     urls = httpCrlUrls(leafDer);
+    if (urls.length === 0) return undefined;
+    leaf = new X509Certificate(leafDer);
     leafIssuerName = namesOf(leafDer).issuer;
   } catch {
     return undefined; // the checks report an undecodable leaf themselves
   }
-  if (urls.length === 0) return undefined;
   const now = opts.now ?? new Date();
   const cache = opts.cache ?? defaultCrlCache;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CRL_TIMEOUT_MS;

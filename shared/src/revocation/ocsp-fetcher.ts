@@ -192,14 +192,16 @@ export async function ocspRevocationStatus(
 ): Promise<RevocationInfo | undefined> {
   const leafDer = chain[0];
   if (!leafDer) return undefined;
+  // The URLs first: most leaves a sweep sees name no responder, and decoding the leaf for OpenSSL costs more.
+  let urls: string[];
   let leaf: X509Certificate;
   try {
+    urls = httpAuthorityInfoAccess(leafDer).ocsp;
+    if (urls.length === 0) return undefined;
     leaf = new X509Certificate(leafDer);
   } catch {
     return undefined; // the checks report an undecodable leaf themselves
   }
-  const urls = httpAuthorityInfoAccess(leafDer).ocsp;
-  if (urls.length === 0) return undefined;
   const now = opts.now ?? new Date();
   const candidates = issuerCandidates(chain, opts.issuers);
   const issuer = findIssuer(leaf, candidates);

@@ -53,10 +53,12 @@ import type { ServiceContext } from '../context';
 import { parseInput } from '../definition-service';
 import { DEFAULT_AGENT_DEADLINE_MS, observeViaAgents } from './agent-probing';
 import { endpointLabel, type Observed, type ProbeTarget } from './observation';
+import { HistoryWriter } from './history-writer';
 import { RUN_OWNER, registerActiveRun } from './run-recovery';
 import {
   DEFAULT_SWEEP_WORKER_THRESHOLD,
   type SweepJob,
+  type SweepReply,
   type SweepTrust,
   defaultSweepWorkers,
   sweepOnWorkers,
@@ -76,15 +78,6 @@ const INTERRUPT_GRACE_MS = 2_000;
 const PROGRESS_FLUSH_MS = 500;
 export { DEFAULT_AGENT_DEADLINE_MS };
 export { endpointLabel, type ProbeTarget };
-const HISTORY_FLUSH_CHUNK = 500;
-const INSERT_HISTORY = `insert into monitoring_history (id, definition_id, certificate_id, endpoint, status, reason, message, at,
-  run_id, endpoint_id, leaf_sha256, leaf_sha1, leaf_not_after, probed_by, checks)
-select t.id, t.def, t.cert, t.endpoint, t.status, t.reason, t.message, ?, ?, t.ep, t.sha256, t.sha1, t.not_after,
-  t.probed_by, t.checks::jsonb
-from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::text[],
-  ?::timestamptz[], ?::text[], ?::text[])
-  as t(id, def, cert, endpoint, status, reason, message, ep, sha256, sha1, not_after, probed_by, checks)`;
-
 export const monitorRunInputSchema = z
   .object({
     trigger: z.enum(['schedule', 'manual', 'deploy-check']),
@@ -153,13 +146,20 @@ export interface MonitorOptions {
   aiaTimeoutMs?: number;
 }
 
+/** What a run needs of a definition (a run holds one per endpoint for its whole duration). */
+export type RunDefinition = Pick<CertificateDefinition, 'id' | 'name' | 'operationMode' | 'subject' | 'trustedCaSetId'>;
+/** What a run needs of the certificate a Lifecycle-Managed server must serve. */
+export type RunCertificate = Pick<Certificate, 'id' | 'sha256' | 'chainPem'>;
+const RUN_DEFINITION_FIELDS = ['id', 'name', 'operationMode', 'subject', 'trustedCaSetId'] as const;
+const RUN_CERTIFICATE_FIELDS = ['id', 'definitionId', 'sha256', 'chainPem'] as const;
+
 /** One endpoint of a run: where it is, whose it is, and (Lifecycle-Managed) which certificate it must serve. */
 export interface RunItem {
   endpointId: string | null;
-  definition: CertificateDefinition;
+  definition: RunDefinition;
   target: ProbeTarget;
   /** The certificate the server must serve (managed); default the definition's current certificate. */
-  expected?: Certificate | null;
+  expected?: RunCertificate | null;
 }
 
 /** One line of the run report (JSON; the HTML report is rendered from these). */
@@ -376,26 +376,30 @@ async function openRun(ctx: ServiceContext, trigger: string, id: string, total: 
 async function closeRun(ctx: ServiceContext, run: MonitorRun, patch: Partial<MonitorRun>): Promise<MonitorRun> {
   const next: MonitorRun = { ...run, ...patch, finishedAt: ctx.clock.now() };
   const em = ctx.db.em().fork();
-  const n = await em.nativeUpdate(
-    MonitorRunEntity,
-    { id: run.id, status: 'running' },
-    {
-      status: next.status,
-      finishedAt: next.finishedAt,
-      endpoints: next.endpoints,
-      ok: next.ok,
-      warning: next.warning,
-      failing: next.failing,
-      report: next.report,
-      done: next.done ?? 0,
-      heartbeatAt: next.finishedAt,
-    }
-  );
-  if (n === 1) return next;
+  // Plain SQL with the report as one JSON parameter: through the ORM's update, a 1,000-endpoint report (≈ 1 MB of
+  // JSON) costs ≈ 30 MB of transient heap.
+  const updated = await em
+    .getKnex()
+    .raw(CLOSE_RUN, [
+      next.status,
+      next.finishedAt,
+      next.endpoints,
+      next.ok,
+      next.warning,
+      next.failing,
+      next.report === null ? null : JSON.stringify(next.report),
+      next.done ?? 0,
+      next.finishedAt,
+      run.id,
+    ] as Knex.RawBinding[]);
+  if ((updated as { rowCount?: number }).rowCount === 1) return next;
   return (await em.findOne(MonitorRunEntity, { id: run.id })) ?? next;
 }
 
-type TrustFor = (def: CertificateDefinition) => Promise<ResolvedTrustSet | Error> | undefined;
+const CLOSE_RUN = `update monitor_runs set status = ?, finished_at = ?, endpoints = ?, ok = ?, warning = ?, failing = ?,
+  report = ?::jsonb, done = ?, heartbeat_at = ? where id = ? and status = 'running'`;
+
+type TrustFor = (def: RunDefinition) => Promise<ResolvedTrustSet | Error> | undefined;
 
 /** What was fetched for one observation before the checks ran. */
 interface Fetched {
@@ -447,8 +451,14 @@ async function fetchedFor(
   return out;
 }
 
-/** Run options inside a run: `onObserved` counts progress. */
-type RunOpts = MonitorOptions & { onObserved?: (index: number) => void };
+/**
+ * Run options inside a run: `onObserved` counts progress; `onResult` receives each judged endpoint as soon as it is
+ * judged (at most once per item index, in any order).
+ */
+type RunOpts = MonitorOptions & {
+  onObserved?: (index: number) => void;
+  onResult?: (index: number, result: RunResult) => void;
+};
 
 /** Observes on the main thread (and through agents), then judges on the main thread. */
 async function judgeHere(
@@ -475,7 +485,9 @@ async function judgeHere(
       outcome = evaluateChecks(o.observation, { ...checkContextFor(item, now, trust), ...fetched[k] });
     }
     const ref = trust && !(trust instanceof Error) ? trust.ref : null;
-    results.push({ item, outcome, probedBy: o.probedBy, entry: reportEntry(item, outcome, o, ref) });
+    const result: RunResult = { item, outcome, probedBy: o.probedBy, entry: reportEntry(item, outcome, o, ref) };
+    results.push(result);
+    opts.onResult?.(k, result);
   }
   return results;
 }
@@ -508,6 +520,7 @@ async function judgeOnWorkers(
       const o: Observed = { kind: 'missing', reason: outcome.reason, message: outcome.message, probedBy: 'controller' };
       results[k] = { item, outcome, probedBy: 'controller', entry: reportEntry(item, outcome, o, null) };
       opts.onObserved?.(k);
+      opts.onResult?.(k, results[k]);
       continue;
     }
     const { trustSet, ...check } = checkContextFor(item, now, trust);
@@ -537,22 +550,8 @@ async function judgeOnWorkers(
     });
     jobItems.push({ k, ref: trust?.ref ?? null });
   }
-  const [replies, viaAgents] = await Promise.all([
-    sweepOnWorkers(jobs, [...trusts.values()], {
-      workers,
-      ...(opts.workerConcurrency ? { concurrency: opts.workerConcurrency } : {}),
-      ...(opts.onObserved ? { onSettled: (j: number) => opts.onObserved?.(jobItems[j]?.k ?? -1) } : {}),
-    }),
-    agentIdx.length > 0
-      ? judgeHere(
-          ctx,
-          agentIdx.map((k) => items[k] as RunItem),
-          opts,
-          trustFor
-        )
-      : Promise.resolve([]),
-  ]);
-  replies.forEach((reply, j) => {
+  // Each reply becomes its result as soon as it arrives, so history rows stream while the sweep goes on.
+  const judged = (j: number, reply: SweepReply): void => {
     const { k, ref } = jobItems[j] as { k: number; ref: TrustSetRef | null };
     const item = items[k] as RunItem;
     const t = item.target;
@@ -569,13 +568,36 @@ async function judgeOnWorkers(
       },
       probedBy: 'controller',
     };
-    results[k] = {
+    const result: RunResult = {
       item,
       outcome: reply.outcome,
       probedBy: 'controller',
       entry: reportEntry(item, reply.outcome, o, ref),
     };
-  });
+    results[k] = result;
+    opts.onObserved?.(k);
+    opts.onResult?.(k, result);
+  };
+  const [, viaAgents] = await Promise.all([
+    sweepOnWorkers(jobs, [...trusts.values()], {
+      workers,
+      ...(opts.workerConcurrency ? { concurrency: opts.workerConcurrency } : {}),
+      onSettled: judged,
+    }),
+    agentIdx.length > 0
+      ? judgeHere(
+          ctx,
+          agentIdx.map((k) => items[k] as RunItem),
+          {
+            ...opts,
+            ...(opts.onResult
+              ? { onResult: (j: number, r: RunResult) => opts.onResult?.(agentIdx[j] as number, r) }
+              : {}),
+          },
+          trustFor
+        )
+      : Promise.resolve([]),
+  ]);
   agentIdx.forEach((k, j) => {
     results[k] = viaAgents[j] as RunResult;
   });
@@ -593,7 +615,7 @@ async function judgeAndRecord(
   opts: RunOpts
 ): Promise<RunResult[]> {
   const trustByRef = new Map<string, Promise<ResolvedTrustSet | Error>>();
-  const trustFor = (def: CertificateDefinition): Promise<ResolvedTrustSet | Error> | undefined => {
+  const trustFor = (def: RunDefinition): Promise<ResolvedTrustSet | Error> | undefined => {
     if (def.operationMode === 'managed') return undefined;
     const key = def.trustedCaSetId ?? '';
     let p = trustByRef.get(key);
@@ -605,48 +627,34 @@ async function judgeAndRecord(
   };
   const workers = opts.probe ? 0 : (opts.workers ?? defaultSweepWorkers());
   const onController = items.filter((i) => i.target.probeFrom === 'controller').length;
-  const results =
-    workers > 0 && onController >= (opts.workerThreshold ?? DEFAULT_SWEEP_WORKER_THRESHOLD)
-      ? await judgeOnWorkers(ctx, items, opts, workers, trustFor)
-      : await judgeHere(ctx, items, opts, trustFor);
-  // An interrupted run writes no history: its verdicts would be partly made up of `RunInterrupted`.
-  if (opts.signal?.aborted) throw interruptedError(opts.signal);
-  const now = ctx.clock.now();
-  // One multi-row INSERT … SELECT FROM unnest(…) per chunk, through knex (real parameters, arrays included):
-  // building an entity per row costs ≈ 0.4 ms each, which a 1,000-endpoint sweep would feel.
-  const knex = ctx.db.em().getKnex();
-  for (let start = 0; start < results.length; start += HISTORY_FLUSH_CHUNK) {
-    const chunk = results.slice(start, start + HISTORY_FLUSH_CHUNK);
-    const col = <T>(f: (r: RunResult) => T): T[] => chunk.map(f);
-    const bindings: unknown[] = [
-      now,
-      run.id,
-      col(() => crypto.randomUUID()),
-      col((r) => r.item.definition.id),
-      col((r) => r.item.expected?.id ?? null),
-      col((r) => r.entry.endpoint.slice(0, 300)),
-      col((r) => r.outcome.status),
-      col((r) => r.outcome.reason.slice(0, 100)),
-      col((r) => r.outcome.message.slice(0, 8000)),
-      col((r) => r.item.endpointId),
-      col((r) => r.outcome.leaf?.sha256 ?? null),
-      col((r) => r.outcome.leaf?.sha1 ?? null),
-      col((r) => (r.outcome.leaf ? new Date(r.outcome.leaf.notAfter).toISOString() : null)),
-      col((r) => r.probedBy.slice(0, 100)),
-      col((r) =>
-        JSON.stringify(
-          r.outcome.checks.map((c) => ({
-            code: c.code,
-            status: c.status,
-            message: c.message,
-            ...(c.reason ? { reason: c.reason } : {}),
-          })) satisfies MonitoringRecord['checks']
-        )
-      ),
-    ];
-    await knex.raw(INSERT_HISTORY, bindings as Knex.RawBinding[]); // arrays of nullable values: pg sends NULL elements
+  // History rows stream into one transaction while the run goes on (history-writer.ts).
+  const history = new HistoryWriter(ctx.db.em().getKnex(), run.id, () => ctx.clock.now());
+  const recordingOpts: RunOpts = {
+    ...opts,
+    onResult: (k, r) => {
+      opts.onResult?.(k, r);
+      history.add({
+        definitionId: r.item.definition.id,
+        certificateId: r.item.expected?.id ?? null,
+        endpointId: r.item.endpointId,
+        endpoint: r.entry.endpoint,
+        probedBy: r.probedBy,
+        outcome: r.outcome,
+      });
+    },
+  };
+  try {
+    const results =
+      workers > 0 && onController >= (opts.workerThreshold ?? DEFAULT_SWEEP_WORKER_THRESHOLD)
+        ? await judgeOnWorkers(ctx, items, recordingOpts, workers, trustFor)
+        : await judgeHere(ctx, items, recordingOpts, trustFor);
+    // An interrupted run writes no history: its verdicts would be partly made up of `RunInterrupted`.
+    if (opts.signal?.aborted) throw interruptedError(opts.signal);
+    await history.commit();
+    return results;
+  } finally {
+    await history.discard(); // after a commit: nothing left to do
   }
-  return results;
 }
 
 function countersOf(results: readonly RunResult[]): Pick<MonitorRun, 'endpoints' | 'ok' | 'warning' | 'failing'> {
@@ -826,12 +834,28 @@ export async function itemsForEndpoints(
   if (endpoints.length === 0) return [];
   const em = ctx.db.em().fork();
   const defIds = [...new Set(endpoints.map((e) => e.definitionId))];
-  const defs = new Map((await em.find(DefinitionEntity, { id: { $in: defIds } })).map((d) => [d.id, d]));
-  const current = new Map(
-    (await em.find(CertificateEntity, { definitionId: { $in: defIds }, isCurrent: true })).map((c) => [
-      c.definitionId,
-      c,
+  // Only the columns a run reads, outside the identity map: a 1,000-endpoint run would otherwise hold 2,000
+  // entities with their PEM, documents and change-tracking snapshots for its whole duration.
+  const defs = new Map<string, RunDefinition>(
+    (
+      await em.find(
+        DefinitionEntity,
+        { id: { $in: defIds } },
+        { fields: [...RUN_DEFINITION_FIELDS], disableIdentityMap: true }
+      )
+    ).map((d) => [
+      d.id,
+      { id: d.id, name: d.name, operationMode: d.operationMode, subject: d.subject, trustedCaSetId: d.trustedCaSetId },
     ])
+  );
+  const current = new Map<string, RunCertificate>(
+    (
+      await em.find(
+        CertificateEntity,
+        { definitionId: { $in: defIds }, isCurrent: true },
+        { fields: [...RUN_CERTIFICATE_FIELDS], disableIdentityMap: true }
+      )
+    ).map((c) => [c.definitionId, { id: c.id, sha256: c.sha256, chainPem: c.chainPem }])
   );
   const items: RunItem[] = [];
   for (const e of endpoints) {

@@ -10,20 +10,9 @@
  *   and never keep the process alive. A worker that dies fails only its own outstanding jobs (as `ProbeFailed`).
  */
 import os from 'node:os';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import {
-  type CheckContext,
-  type CheckOutcome,
-  type ProbeOptions,
-  type TrustSet,
-  completeChainViaAia,
-  evaluateChecks,
-  probeEndpoint,
-  revocationStatus,
-  systemTrustSet,
-  trustSetFromCertificates,
-} from '@certfleet/shared';
-import { X509Certificate } from 'node:crypto';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { CheckContext, CheckOutcome, ProbeOptions, TrustSet } from '@certfleet/shared';
 
 /** Controller targets from which a run uses worker threads (below it the main thread is fast enough). */
 export const DEFAULT_SWEEP_WORKER_THRESHOLD = 200;
@@ -32,7 +21,7 @@ export const DEFAULT_SWEEP_WORKER_CONCURRENCY = 48;
 /** Idle time after which the pool's threads are stopped. */
 export const POOL_IDLE_MS = 60_000;
 
-const WORKER_TAG = 'certfleet-sweep-worker';
+export const WORKER_TAG = 'certfleet-sweep-worker';
 
 /** A trust set in transferable form. */
 export interface SweepTrust {
@@ -81,139 +70,16 @@ export function sweepTrustOf(set: TrustSet): SweepTrust {
   };
 }
 
-type ToWorker = { type: 'trust'; trust: SweepTrust } | { type: 'jobs'; jobs: Array<{ id: number; job: SweepJob }> };
-type FromWorker = { type: 'ready' } | { type: 'results'; results: Array<{ id: number; reply: SweepReply }> };
+export type ToWorker =
+  { type: 'trust'; trust: SweepTrust } | { type: 'jobs'; jobs: Array<{ id: number; job: SweepJob }> };
+export type FromWorker = { type: 'ready' } | { type: 'results'; results: Array<{ id: number; reply: SweepReply }> };
 
-interface WorkerInit {
+export interface WorkerInit {
   tag: typeof WORKER_TAG;
   entry: string;
   tsx: string | null;
   concurrency: number;
 }
-
-/** Worker side: probes and judges jobs with bounded concurrency, replies in small batches. */
-function runWorker(init: WorkerInit): void {
-  const port = parentPort;
-  if (!port) return;
-  const trusts = new Map<string, TrustSet>();
-  const queue: Array<{ id: number; job: SweepJob }> = [];
-  let active = 0;
-  let outbox: Array<{ id: number; reply: SweepReply }> = [];
-  let flushTimer: NodeJS.Timeout | undefined;
-  const flush = (): void => {
-    clearTimeout(flushTimer);
-    flushTimer = undefined;
-    if (outbox.length === 0) return;
-    const msg: FromWorker = { type: 'results', results: outbox };
-    outbox = [];
-    port.postMessage(msg);
-  };
-  const one = async (id: number, job: SweepJob): Promise<void> => {
-    const observation = await probeEndpoint(job.probe);
-    const trustSet = job.trustKey === undefined ? undefined : trusts.get(job.trustKey);
-    let outcome: CheckOutcome;
-    if (job.trustKey !== undefined && !trustSet)
-      outcome = {
-        status: 'failing',
-        reason: 'TrustSetNotFound',
-        message: `trust set ${job.trustKey} not loaded in the sweep worker`,
-        checks: [],
-        chain: [],
-        expiry: { intermediates: [] },
-      };
-    else {
-      const now = new Date(job.check.now);
-      const aia =
-        job.aia && trustSet && observation.ok
-          ? await completeChainViaAia(observation.chain, {
-              now,
-              trustSet,
-              ...(job.aia.timeoutMs ? { timeoutMs: job.aia.timeoutMs } : {}),
-            })
-          : undefined;
-      const revocation =
-        job.revocation && observation.ok
-          ? await revocationStatus(observation.chain, {
-              now,
-              issuers: [
-                ...(trustSet?.roots ?? []),
-                ...(aia?.certificates ?? []).map((der) => new X509Certificate(der)),
-              ],
-              ...(job.revocation.timeoutMs ? { timeoutMs: job.revocation.timeoutMs } : {}),
-            })
-          : undefined;
-      outcome = evaluateChecks(observation, {
-        ...job.check,
-        ...(trustSet ? { trustSet } : {}),
-        ...(revocation ? { revocation } : {}),
-        ...(aia ? { aia } : {}),
-      });
-    }
-    outbox.push({
-      id,
-      reply: {
-        outcome,
-        ok: observation.ok,
-        serverName: observation.serverName,
-        ...(observation.protocol ? { protocol: observation.protocol } : {}),
-        ...(observation.cipher ? { cipher: observation.cipher } : {}),
-      },
-    });
-    if (outbox.length >= 32) flush();
-    else flushTimer ??= setTimeout(flush, 5);
-  };
-  const pump = (): void => {
-    while (active < init.concurrency && queue.length > 0) {
-      const next = queue.shift() as { id: number; job: SweepJob };
-      active++;
-      void one(next.id, next.job)
-        .catch((err: unknown) => {
-          outbox.push({
-            id: next.id,
-            reply: {
-              ok: false,
-              serverName: null,
-              outcome: {
-                status: 'failing',
-                reason: 'ProbeFailed',
-                message: `sweep worker: ${(err as Error).message}`,
-                checks: [],
-                chain: [],
-                expiry: { intermediates: [] },
-              },
-            },
-          });
-          flush();
-        })
-        .finally(() => {
-          active--;
-          pump();
-        });
-    }
-  };
-  port.on('message', (msg: ToWorker) => {
-    if (msg.type === 'trust') {
-      const t = msg.trust;
-      trusts.set(
-        t.key,
-        t.source === 'system'
-          ? systemTrustSet()
-          : trustSetFromCertificates(
-              t.name,
-              t.roots.map((der) => new X509Certificate(der)),
-              { version: t.version, source: t.source, origin: t.origin }
-            )
-      );
-    } else {
-      queue.push(...msg.jobs);
-      pump();
-    }
-  });
-  port.postMessage({ type: 'ready' } satisfies FromWorker);
-}
-
-if (!isMainThread && (workerData as Partial<WorkerInit> | null)?.tag === WORKER_TAG)
-  runWorker(workerData as WorkerInit);
 
 /** The worker bootstrap: registers tsx when we run from TypeScript sources, then loads this module. */
 const WORKER_BOOT = `
@@ -243,7 +109,8 @@ let shared: Promise<Pool> | undefined;
 async function startPool(size: number, concurrency: number): Promise<Pool> {
   const init: WorkerInit = {
     tag: WORKER_TAG,
-    entry: __filename,
+    // the worker side lives in its own module, which loads only the probe engine and the check chain
+    entry: path.join(__dirname, `sweep-worker-thread${path.extname(__filename)}`),
     tsx: __filename.endsWith('.ts') ? require.resolve('tsx/cjs/api') : null,
     concurrency,
   };
@@ -328,7 +195,7 @@ export function defaultSweepWorkers(cores = os.availableParallelism()): number {
 export async function sweepOnWorkers(
   jobs: readonly SweepJob[],
   trusts: readonly SweepTrust[],
-  opts: { workers?: number; concurrency?: number; onSettled?: (index: number) => void } = {}
+  opts: { workers?: number; concurrency?: number; onSettled?: (index: number, reply: SweepReply) => void } = {}
 ): Promise<SweepReply[]> {
   const out = new Array<SweepReply>(jobs.length);
   if (jobs.length === 0) return out;
@@ -375,7 +242,7 @@ export async function sweepOnWorkers(
       if (out[id] !== undefined) return;
       out[id] = reply;
       left--;
-      opts.onSettled?.(id);
+      opts.onSettled?.(id, reply);
     };
     for (const pw of pool.workers) {
       pool.onResults.set(pw.worker, (results) => {
