@@ -84,6 +84,13 @@ export const BENCH_FLAGS = {
     '--out': out,
     '--keep': { key: 'keep', flag: true },
   },
+  'console-lists': {
+    '--count': { key: 'count', int: [1, 1_000_000] },
+    '--small': { key: 'small', int: [1, 1_000_000] },
+    '--iterations': { key: 'iterations', int: [1, 1000] },
+    '--warmup': { key: 'warmup', int: [0, 100] },
+    '--out': out,
+  },
   discovery: {
     '--part': { key: 'part', oneOf: ['grid', 'netns', 'both'] },
     '--runs': runs,

@@ -7,10 +7,12 @@
  *                          [--phase-timeout S] [--out FILE]
  *   npm run bench -- monitor-sweep [--count N] [--runs R] [--workers W] [--worker-concurrency C] [--only …] [--keep]
  *   npm run bench -- discovery [--runs R] [--part grid|netns] [--concurrency C] [--connect-timeout MS] [--only …]
+ *   npm run bench -- console-lists [--count N] [--small M] [--iterations I] [--warmup W] [--out FILE]
  *
  * See bench/README.md.
  */
 import { BENCH_FLAGS, UsageError, parseFlags } from './args';
+import { runConsoleListsBench, type ConsoleListsOptions } from './console-lists';
 import { runDiscoveryBench, type DiscoveryBenchOptions } from './discovery';
 import { runFleetBench, type FleetBenchOptions } from './fleet';
 import { runIssuanceBench, type IssuanceBenchOptions } from './issuance';
@@ -56,7 +58,14 @@ usage: npm run bench -- discovery [options]
   --connect-timeout MS CertFleet connect timeout (default: grid 1500, netns 300)
   --only WHAT          certfleet | peers (default: both)
   --phase-timeout S    seconds allowed per run of one tool (default 300)
-  --out FILE           results JSON (default bench/results/discovery-<date>.json)`;
+  --out FILE           results JSON (default bench/results/discovery-<date>.json)
+
+usage: npm run bench -- console-lists [options]
+  --count N            certificates in the large database (default 100000)
+  --small M            certificates in the small database (default 1000)
+  --iterations I       timed requests per case and size (default 40)
+  --warmup W           untimed requests per case and size first (default 5)
+  --out FILE           results JSON (default bench/results/console-lists-<date>.json)`;
 
 async function main(): Promise<number> {
   const [name, ...rest] = process.argv.slice(2);
@@ -85,6 +94,9 @@ async function main(): Promise<number> {
       break;
     case 'discovery':
       await runDiscoveryBench(options as DiscoveryBenchOptions);
+      break;
+    case 'console-lists':
+      await runConsoleListsBench(options as ConsoleListsOptions);
       break;
   }
   return 0;

@@ -9,7 +9,7 @@ import { buildApp } from './http/app';
 import { startHttp01Responder, type ChallengeResponder, type Http01Responder } from './issuers/acme/http01-responder';
 import { createLogger, redactUrl } from './logger';
 import { closeMailTransports } from './notifications';
-import { startScheduler, type Scheduler } from './scheduler/scheduler';
+import { startScheduler, type Scheduler, type SchedulerOptions } from './scheduler/scheduler';
 import { loadOrCreateMasterKey, readMasterKey, type MasterKey } from './secrets/master-key';
 import type { AcquisitionDeps } from './services/acquisition/acquisition-service';
 import { defaultAcquisitionDeps } from './services/acquisition/defaults';
@@ -136,6 +136,8 @@ export interface StartOptions {
   >;
   /** Requested monitoring runs and run recovery (tests: fast polls, short bounds). */
   monitorRuns?: RunExecutorOptions;
+  /** pg-boss clock settings (tests: check cron schedules every second). */
+  scheduler?: SchedulerOptions;
 }
 
 /** Starts the controller: repository, first-start bootstrap, background jobs, HTTPS API. */
@@ -185,7 +187,8 @@ export async function startController(
     ctx.discoveryRunner = discovery;
     // Marks runs a dead controller left `running` as interrupted, then executes runs requested by other processes.
     runExecutor = await startRunExecutor(ctx, options.monitorRuns);
-    scheduler = await startScheduler(store.db.url, { ctx, acquisition, log });
+    scheduler = await startScheduler(store.db.url, { ctx, acquisition, log }, options.scheduler);
+    ctx.jobSchedules = scheduler.schedules;
     app = await buildApp({
       ctx,
       acquisition,

@@ -73,6 +73,9 @@ export const ERROR_CODES = [
   // monitoring runs (SPEC M1)
   'CF_CONTROLLER_NOT_RUNNING',
   'CF_MONITOR_RUN_INTERRUPTED',
+  // trusted CA sets (SPEC T1, T2)
+  'CF_TRUST_SET_READ_ONLY',
+  'CF_TRUST_SET_IN_USE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

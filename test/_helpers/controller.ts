@@ -37,12 +37,21 @@ export async function startTestController(
     agentServer?: StartOptions['agentServer'];
     /** Requested monitoring runs and run recovery (poll periods, bounds). */
     monitorRuns?: StartOptions['monitorRuns'];
+    /** pg-boss clock settings (e.g. check cron schedules every second). */
+    scheduler?: StartOptions['scheduler'];
     /** Address the agents' mutual-TLS listener binds (e.g. a test veth address). @default '127.0.0.1' */
     agentHost?: string;
+    /**
+     * Start a second replica of this running test controller: the same database and CERTFLEET_HOME (master key),
+     * its own HTTPS listener. Its `close()` stops only this process; the first controller's `close()` drops the DB.
+     * Not a first start: use the first controller's `adminToken()` (sessions live in the shared database).
+     */
+    replicaOf?: TestController;
   } = {}
 ): Promise<TestController> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-home-'));
-  const databaseUrl = await freshDatabaseUrl();
+  const replica = options.replicaOf;
+  const home = replica ? replica.home : fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-home-'));
+  const databaseUrl = replica ? replica.databaseUrl : await freshDatabaseUrl();
   const config = loadConfig({
     CERTFLEET_HOME: home,
     DATABASE_URL: databaseUrl,
@@ -58,6 +67,7 @@ export async function startTestController(
     ...(options.acquisition ? { acquisition: options.acquisition } : {}),
     ...(options.agentServer ? { agentServer: options.agentServer } : {}),
     ...(options.monitorRuns ? { monitorRuns: options.monitorRuns } : {}),
+    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
   });
   const ca = controller.caCertificatePem;
   const request: TestController['request'] = (method, url, body, token) =>
@@ -122,6 +132,7 @@ export async function startTestController(
       })),
     close: async () => {
       await controller.stop();
+      if (replica) return;
       await dropDatabase(databaseUrl).catch(() => undefined);
       fs.rmSync(home, { recursive: true, force: true });
     },

@@ -24,6 +24,7 @@ import { TrustSetsScreen } from './screens/trust-sets';
 import { DiscoveryScreen } from './screens/discovery';
 import { DiscoveryScanScreen } from './screens/discovery-scan';
 import { SettingsScreen } from './screens/settings';
+import { AuditLogScreen } from './screens/settings-audit';
 
 const HOME = '/definitions';
 
@@ -243,7 +244,7 @@ function Screen(props: {
     case '/sent-mail':
       return <SentMailScreen />;
     case '/trust-sets':
-      return <TrustSetsScreen />;
+      return <TrustSetsScreen user={props.user} />;
     case '/ca':
       return <PrivateCaScreen user={props.user} />;
     case '/definitions':
@@ -251,11 +252,13 @@ function Screen(props: {
     case '/certificates':
       return <CertificatesScreen />;
     case '/monitoring':
-      return <MonitoringScreen />;
+      return <MonitoringScreen user={props.user} />;
     case '/discovery':
       return <DiscoveryScreen />;
     case '/settings':
       return <SettingsScreen user={props.user} />;
+    case '/settings/audit':
+      return <AuditLogScreen user={props.user} />;
     case '/agents':
       return <AgentsScreen />;
   }

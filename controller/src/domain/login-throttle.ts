@@ -111,7 +111,11 @@ export function recordAccountFailure(
 
 /** Delay before answering an attempt for the account: grows by `stepMs` per failure past `slowAfter`, capped. */
 export function accountDelayMs(failures: readonly number[] | undefined, nowMs: number, policy: SlowdownPolicy): number {
-  const n = (failures ?? []).filter((t) => nowMs - t < policy.windowMs).length;
+  return delayForFailures((failures ?? []).filter((t) => nowMs - t < policy.windowMs).length, policy);
+}
+
+/** The slow-down for `n` failures inside the window. */
+export function delayForFailures(n: number, policy: SlowdownPolicy): number {
   return Math.min(policy.maxDelayMs, Math.max(0, n - policy.slowAfter) * policy.stepMs);
 }
 

@@ -64,6 +64,8 @@ export const grpcStatusByCode: Readonly<Record<ErrorCode, grpc.status>> = {
   CF_INSTALL_FAILED: S.ABORTED,
   CF_CONTROLLER_NOT_RUNNING: S.UNAVAILABLE,
   CF_MONITOR_RUN_INTERRUPTED: S.UNAVAILABLE,
+  CF_TRUST_SET_READ_ONLY: S.FAILED_PRECONDITION,
+  CF_TRUST_SET_IN_USE: S.FAILED_PRECONDITION,
 };
 
 /** A grpc-js ServiceError for any thrown value; unknown errors become INTERNAL without leaking their text. */

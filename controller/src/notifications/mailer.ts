@@ -32,6 +32,7 @@ import type { ServiceContext } from '../services/context';
 import { parseInput } from '../services/definition-service';
 import type { Database, Em } from '../storage/database';
 import { SentMailEntity } from '../storage/entities';
+import { findPage } from '../storage/find-page';
 import {
   openSmtpSettings,
   pemCertificates,
@@ -341,13 +342,9 @@ export const sentMailListQuerySchema = z
 /** SPEC N3: the sent-mail log, newest first, paged and optionally filtered by status or template. */
 export async function listSentMail(em: Em, raw: unknown): Promise<{ items: SentMail[]; total: number }> {
   const q = parseInput(sentMailListQuerySchema, raw, 'sent-mail.list');
-  const where: Record<string, unknown> = {};
-  if (q.status) where.status = q.status;
-  if (q.template) where.template = q.template;
-  const [items, total] = await em.findAndCount(SentMailEntity, where, {
-    orderBy: { at: 'desc', id: 'desc' },
-    limit: q.limit,
-    offset: q.offset,
+  const where = (): Record<string, unknown> => ({
+    ...(q.status ? { status: q.status } : {}),
+    ...(q.template ? { template: q.template } : {}),
   });
-  return { items, total };
+  return findPage(em, SentMailEntity, where, { at: 'desc', id: 'desc' }, q.limit, q.offset);
 }

@@ -1,6 +1,6 @@
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
-import type { ServiceContext } from '../services/context';
+import type { JobSchedule, JobSchedules, ServiceContext } from '../services/context';
 import type { AcquisitionDeps } from '../services/acquisition/acquisition-service';
 import { acquisitionJobs } from './jobs/acquisition';
 import { digestJobs } from './jobs/digest';
@@ -30,12 +30,50 @@ export interface SchedulerDeps {
  */
 export interface Scheduler {
   boss: PgBoss;
+  /** Cron schedules of the running boss: a change takes effect for every replica without a restart. */
+  schedules: JobSchedules;
   stop(): Promise<void>;
 }
 
-export async function startScheduler(url: string, deps: SchedulerDeps): Promise<Scheduler> {
+/** pg-boss clock settings (tests: a cron check every second instead of every 30 s). */
+export interface SchedulerOptions {
+  /** How often pg-boss checks the cron schedules. @default 30 */
+  cronMonitorIntervalSeconds?: number;
+  /** How often scheduled sends become jobs. @default 5 */
+  cronWorkerIntervalSeconds?: number;
+}
+
+/** The schedule access services use (ServiceContext.jobSchedules), over pg-boss's `schedule` table. */
+export function bossSchedules(boss: PgBoss): JobSchedules {
+  return {
+    get: async (queue: string): Promise<JobSchedule | null> => {
+      const rows = (await boss.getSchedules()) as Array<{
+        name: string;
+        cron: string;
+        timezone: string | null;
+        updated_on?: Date | string | null;
+      }>;
+      const row = rows.find((r) => r.name === queue);
+      if (!row) return null;
+      return {
+        cron: row.cron,
+        timezone: row.timezone ?? 'UTC',
+        updatedAt: row.updated_on ? new Date(row.updated_on) : null,
+      };
+    },
+    set: async (queue: string, cron: string): Promise<void> => {
+      await boss.schedule(queue, cron, {}, { tz: 'UTC' });
+    },
+  };
+}
+
+export async function startScheduler(
+  url: string,
+  deps: SchedulerDeps,
+  options: SchedulerOptions = {}
+): Promise<Scheduler> {
   const { log } = deps;
-  const boss = new PgBoss({ connectionString: url, schema: 'pgboss', max: 4 });
+  const boss = new PgBoss({ connectionString: url, schema: 'pgboss', max: 4, ...options });
   boss.on('error', (err: Error) => log.error({ err: { message: err.message } }, 'pg-boss error'));
   await boss.start();
   const jobs: JobDefinition[] = [
@@ -46,7 +84,7 @@ export async function startScheduler(url: string, deps: SchedulerDeps): Promise<
   ];
   for (const job of jobs) {
     await boss.createQueue(job.queue, { name: job.queue, policy: job.policy });
-    if (job.cron) await boss.schedule(job.queue, job.cron, {});
+    if (job.cron) await boss.schedule(job.queue, job.cron, {}, { tz: 'UTC' });
     await boss.work<Record<string, unknown>>(job.queue, { pollingIntervalSeconds: 2 }, async (batch) => {
       try {
         await job.handler(batch, boss);
@@ -58,6 +96,7 @@ export async function startScheduler(url: string, deps: SchedulerDeps): Promise<
   }
   return {
     boss,
+    schedules: bossSchedules(boss),
     stop: async () => {
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
     },

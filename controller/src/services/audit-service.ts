@@ -86,11 +86,13 @@ export interface AuditVerification {
 async function verifyInSnapshot(em: Em): Promise<AuditVerification> {
   const rows = await em.find(AuditEventEntity, {}, { orderBy: { at: 'asc' } });
   const byPrev = new Map(rows.map((r) => [r.prevHash, r]));
+  const onChain = new Set<string>();
   let prev = AUDIT_GENESIS;
   let n = 0;
   for (;;) {
     const e = byPrev.get(prev);
-    if (!e) break;
+    if (!e || onChain.has(e.id)) break; // a cycle ends the walk (bounded by the row count)
+    onChain.add(e.id);
     const { hash, ...rest } = e;
     if (auditHash(rest) !== hash)
       return { ok: false, events: n, brokenAt: e.id, reason: 'event content does not match its hash' };
@@ -99,7 +101,16 @@ async function verifyInSnapshot(em: Em): Promise<AuditVerification> {
   }
   const head = await em.findOne(SettingEntity, { key: HEAD_KEY });
   const headHash = typeof head?.value === 'string' ? head.value : AUDIT_GENESIS;
-  if (n !== rows.length) return { ok: false, events: n, reason: `${rows.length - n} event(s) are not on the chain` };
+  if (n !== rows.length) {
+    // The oldest event off the chain (rows are ordered by time).
+    const off = rows.find((r) => !onChain.has(r.id));
+    return {
+      ok: false,
+      events: n,
+      ...(off ? { brokenAt: off.id } : {}),
+      reason: `${rows.length - n} event(s) are not on the chain`,
+    };
+  }
   if (headHash !== prev) return { ok: false, events: n, reason: 'chain head does not match the last event' };
   return { ok: true, events: n };
 }

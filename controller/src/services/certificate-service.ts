@@ -1,8 +1,10 @@
+import { raw as rawSql } from '@mikro-orm/core';
 import { z } from 'zod';
 import { CertFleetError, type CertificateSummary } from '@certfleet/shared';
 import type { Certificate } from '../domain/certificate';
 import type { Em } from '../storage/database';
 import { CertificateEntity } from '../storage/entities';
+import { findPage } from '../storage/find-page';
 import { openDeployments } from './deployment/deployment-service';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
@@ -13,6 +15,11 @@ export const certificateListQuerySchema = z
     definitionId: z.uuid().optional(),
     current: z.enum(['true', 'false']).optional(),
     expiringWithinDays: z.coerce.number().int().min(0).max(3650).optional(),
+    q: z
+      .string()
+      .max(200)
+      .optional()
+      .describe('substring of the subject or of a SAN, case-insensitive (3 characters or more use an index)'),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     offset: z.coerce.number().int().min(0).default(0),
   })
@@ -24,17 +31,20 @@ export async function listCertificates(
   now: Date
 ): Promise<{ items: Certificate[]; total: number }> {
   const q = parseInput(certificateListQuerySchema, raw, 'certificate.list');
-  const where: Record<string, unknown> = {};
-  if (q.definitionId) where.definitionId = q.definitionId;
-  if (q.current) where.isCurrent = q.current === 'true';
-  if (q.expiringWithinDays !== undefined)
-    where.notAfter = { $lte: new Date(now.getTime() + q.expiringWithinDays * 86_400_000) };
-  const [items, total] = await em.findAndCount(CertificateEntity, where, {
-    orderBy: { notAfter: 'asc', id: 'asc' },
-    limit: q.limit,
-    offset: q.offset,
-  });
-  return { items, total };
+  const where = (): Record<string, unknown> => {
+    const w: Record<string, unknown> = {};
+    if (q.definitionId) w.definitionId = q.definitionId;
+    if (q.current) w.isCurrent = q.current === 'true';
+    if (q.expiringWithinDays !== undefined)
+      w.notAfter = { $lte: new Date(now.getTime() + q.expiringWithinDays * 86_400_000) };
+    if (q.q) {
+      // Matches the trigram indexes certificates_subject_trgm_idx and certificates_sans_trgm_idx.
+      const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      w[rawSql((a: string) => `(${a}.subject ilike ? or (${a}.sans)::text ilike ?)`, [like, like])] = [];
+    }
+    return w;
+  };
+  return findPage(em, CertificateEntity, where, { notAfter: 'asc', id: 'asc' }, q.limit, q.offset);
 }
 
 export async function getCertificate(em: Em, id: string): Promise<Certificate> {

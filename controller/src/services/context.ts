@@ -15,6 +15,21 @@ export interface ServiceContext {
   agentHub?: AgentHub;
   /** The controller's discovery scan runner (absent in CLI processes: queued scans wait for a controller). */
   discoveryRunner?: DiscoveryRunnerHandle;
+  /** pg-boss cron schedules, global in the database (absent in CLI processes: applied at the next start). */
+  jobSchedules?: JobSchedules;
+}
+
+/** A queue's cron schedule as pg-boss holds it (shared by every replica on the database). */
+export interface JobSchedule {
+  cron: string;
+  timezone: string;
+  updatedAt: Date | null;
+}
+
+/** Reads and replaces pg-boss cron schedules without restarting anything. */
+export interface JobSchedules {
+  get(queue: string): Promise<JobSchedule | null>;
+  set(queue: string, cron: string): Promise<void>;
 }
 
 /** Who performs an action, for the audit log: `user:<name>`, `cli:<os user>`, `system`. */

@@ -12,6 +12,7 @@ import {
 } from '../domain/definition';
 import type { Em } from '../storage/database';
 import { DefinitionEntity } from '../storage/entities';
+import { findPage } from '../storage/find-page';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
 
@@ -186,11 +187,15 @@ function stateCondition(state: (typeof definitionStateFilters)[number], now: Dat
     case 'expired':
       return { [rawSql((a: string) => `exists (${CURRENT_CERT(a)} and c.not_after <= ?)`, [now])]: [] };
     case 'expiring':
+      // The first bound (the longest lead time of any definition, read from its index) lets PostgreSQL find the
+      // candidates in the certificates' not_after index instead of joining every definition (issue 6).
       return {
         [rawSql(
           (a: string) =>
-            `exists (${CURRENT_CERT(a)} and c.not_after - make_interval(days => ${a}.renewal_lead_days) <= ?)`,
-          [now]
+            `exists (${CURRENT_CERT(a)} and c.not_after <= ?::timestamptz + make_interval(days => ` +
+            `(select coalesce(max(m.renewal_lead_days), 0) from certificate_definitions m)) ` +
+            `and c.not_after - make_interval(days => ${a}.renewal_lead_days) <= ?)`,
+          [now, now]
         )]: [],
       };
     case 'in-progress':
@@ -211,18 +216,17 @@ export async function listDefinitions(
   now: Date = new Date()
 ): Promise<{ items: CertificateDefinition[]; total: number }> {
   const q = parseInput(definitionListQuerySchema, raw, 'definition.list');
-  const where: Record<string, unknown> = {};
-  if (q.operationMode) where.operationMode = q.operationMode;
-  if (q.processMode) where.processMode = q.processMode;
-  if (q.q) {
-    const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    where.$or = [{ name: { $ilike: like } }, { subject: { commonName: { $ilike: like } } }];
-  }
-  if (q.state) Object.assign(where, stateCondition(q.state, now));
-  const [items, total] = await em.findAndCount(DefinitionEntity, where, {
-    orderBy: { name: 'asc' },
-    limit: q.limit,
-    offset: q.offset,
-  });
-  return { items, total };
+  const where = (): Record<string, unknown> => {
+    const w: Record<string, unknown> = {};
+    if (q.operationMode) w.operationMode = q.operationMode;
+    if (q.processMode) w.processMode = q.processMode;
+    if (q.q) {
+      // Matches the trigram indexes certificate_definitions_name_trgm_idx and …_common_name_trgm_idx.
+      const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      w.$or = [{ name: { $ilike: like } }, { subject: { commonName: { $ilike: like } } }];
+    }
+    if (q.state) Object.assign(w, stateCondition(q.state, now));
+    return w;
+  };
+  return findPage(em, DefinitionEntity, where, { name: 'asc' }, q.limit, q.offset);
 }

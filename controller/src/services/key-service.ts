@@ -5,6 +5,7 @@ import { can, type Role } from '../domain/user';
 import { openPrivateKey } from '../secrets/key-vault';
 import type { Em } from '../storage/database';
 import { PrivateKeyEntity } from '../storage/entities';
+import { findPage } from '../storage/find-page';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
 
@@ -14,10 +15,13 @@ export async function listPrivateKeys(
   em: Em,
   raw: { limit?: number; offset?: number } = {}
 ): Promise<{ items: PrivateKeyView[]; total: number }> {
-  const [rows, total] = await em.findAndCount(
+  const { items: rows, total } = await findPage(
+    em,
     PrivateKeyEntity,
-    {},
-    { orderBy: { createdAt: 'desc' }, limit: raw.limit ?? 50, offset: raw.offset ?? 0 }
+    () => ({}),
+    { createdAt: 'desc', id: 'desc' },
+    raw.limit ?? 50,
+    raw.offset ?? 0
   );
   return { items: rows.map(({ sealed: _s, ...rest }) => rest), total };
 }

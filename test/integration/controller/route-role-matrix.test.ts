@@ -98,6 +98,25 @@ test('U1 the matrix covers 100% of the API routes of the registry and of the rou
   t.log(`${routes.length} registry routes × 4 callers; router extras: ${JSON.stringify(undocumented)}`);
 });
 
+/**
+ * Routes whose permission is part of their contract, pinned here so a change of permission fails this test and
+ * not only the generated matrix (which follows whatever the registry says).
+ */
+const PINNED: ReadonlyArray<[string, Route['permission']]> = [
+  ['GET /api/v1/monitoring/schedule', 'repository:read'],
+  ['PUT /api/v1/monitoring/schedule', 'settings:manage'],
+  ['DELETE /api/v1/trust-sets/{id}/roots/{fingerprint}', 'settings:manage'],
+  ['POST /api/v1/trust-sets/{id}/roots', 'settings:manage'],
+  ['DELETE /api/v1/trust-sets/{id}', 'settings:manage'],
+  ['GET /api/v1/audit', 'settings:manage'],
+  ['GET /api/v1/audit/verify', 'settings:manage'],
+];
+
+test('U1 M1 T1 U5 pinned permissions: W6 schedule, W9 trust-set roots, W11 audit log and chain check', (t) => {
+  const byKey = new Map(t.context.routes.map((r) => [`${r.method} ${r.template}`, r.permission]));
+  for (const [key, permission] of PINNED) t.is(byKey.get(key), permission, key);
+});
+
 test('U1 route × role matrix: no unexpected 2xx for anonymous, User and Admin; 403 where the permission check fires', async (t) => {
   const { tc, routes, callers } = t.context;
   // Logout last: it ends the caller's session.

@@ -1,6 +1,7 @@
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { listRuns, runNow, runReportUrl, type MonitorRunRow } from '../api';
+import { listRuns, runNow, runReportUrl, type MonitorRunRow, type User } from '../api';
+import { MonitorSchedulePanel } from '../components/monitor-schedule';
 import { formatDateTime, plural } from '../format';
 import { ErrorText, Notice, StatusBadge } from '../components/messages';
 import { ScreenHeading } from '../components/screen-heading';
@@ -13,10 +14,10 @@ export function runSummary(r: Pick<MonitorRunRow, 'ok' | 'warning' | 'failing'>)
 }
 
 /**
- * W6 monitor control (manual §4.2.6): run the monitor now and read the history of runs, each with its report.
- * The schedule is the controller's (daily); it is not yet adjustable from the console.
+ * W6 monitor control (manual §4.2.6): the schedule (admins change it), run the monitor now, and the history of
+ * runs, each with its report.
  */
-export function MonitoringScreen(): JSX.Element {
+export function MonitoringScreen({ user }: { user: User }): JSX.Element {
   const [runs, setRuns] = useState<MonitorRunRow[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [runError, setRunError] = useState<unknown>(null);
@@ -50,9 +51,10 @@ export function MonitoringScreen(): JSX.Element {
   return (
     <>
       <ScreenHeading wid="W6">Monitor control</ScreenHeading>
+      <MonitorSchedulePanel canEdit={user.role === 'admin'} />
       <section aria-labelledby="run-now-heading" class="panel">
         <h2 id="run-now-heading">Run now</h2>
-        <p>Probe every enabled endpoint now and judge what it serves. Scheduled runs happen daily.</p>
+        <p>Probe every enabled endpoint now and judge what it serves, outside the schedule.</p>
         <button type="button" class="primary" disabled={running} onClick={() => void run()}>
           {running ? 'Running…' : 'Run monitor now'}
         </button>

@@ -47,6 +47,13 @@ export function SettingsScreen({ user }: { user: User }): JSX.Element {
       <UsersPanel me={user.username} />
       <IpAllowListPanel />
       <ClientCertLoginPanel />
+      <section class="panel" aria-labelledby="settings-audit">
+        <h2 id="settings-audit">Audit log</h2>
+        <p>Every change made through the console, the API and the CLI, hash-chained so tampering shows.</p>
+        <Link href="/settings/audit" class="button-link">
+          Open the audit log
+        </Link>
+      </section>
     </>
   );
 }

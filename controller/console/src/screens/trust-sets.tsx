@@ -1,62 +1,54 @@
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { createTrustSet, listTrustSets, type TrustSetRow } from '../api';
-import { formatDate } from '../format';
+import { createTrustSet, listTrustSets, type TrustSetRow, type User } from '../api';
 import { ErrorText, Notice } from '../components/messages';
 import { Field, formErrors, NO_ERRORS, type FormErrors } from '../components/form';
 import { ScreenHeading } from '../components/screen-heading';
-import { DataTable } from '../components/data-table';
+import { TrustSetPanel } from './trust-set-panel';
 
 /**
  * W9 trusted CA sets (SPEC T1, T2): the shipped system set (the default for monitoring and discovery) and
- * user-defined sets of CA roots, created from uploaded or pasted PEM. A definition picks its set in its form.
+ * user-defined sets of CA roots, created from uploaded or pasted PEM. Admins add roots to a user set, remove a
+ * root, and delete a set; the controller refuses the system set and sets that definitions still name, and that
+ * error is shown next to the button. A definition picks its set in its form.
  */
-export function TrustSetsScreen(): JSX.Element {
+export function TrustSetsScreen({ user }: { user: User }): JSX.Element {
   const [sets, setSets] = useState<TrustSetRow[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const canEdit = user.role === 'admin';
   const load = useCallback(() => {
     listTrustSets().then(setSets).catch(setError);
   }, []);
   useEffect(load, [load]);
+  // The notice appears with the reloaded list, so what it says is what the screen shows.
+  const changed = (message: string): void => {
+    listTrustSets()
+      .then((fresh) => {
+        setSets(fresh);
+        setError(null);
+        setNotice(message);
+      })
+      .catch(setError);
+  };
   return (
     <>
       <ScreenHeading wid="W9">Trusted CA sets</ScreenHeading>
       <p class="hint">
         The system set is the default for every definition and for discovery; a definition can name another set.
+        {canEdit ? null : ' Only an administrator can create or change sets.'}
       </p>
       <ErrorText error={error} />
       <Notice>{notice}</Notice>
       {sets?.map((s) => (
-        <details class="panel trust-set" key={s.id} data-set={s.name} open={s.source === 'user'}>
-          <summary>
-            <strong>{s.name}</strong> — {s.roots.length} root(s),{' '}
-            {s.source === 'system' ? `system set (default), version ${s.version}` : 'user-defined'}
-          </summary>
-          {s.description ? <p>{s.description}</p> : null}
-          <DataTable caption={<>Roots of {s.name}</>} columns={['Subject', 'Expires', 'SHA-256']}>
-            {s.roots.map((r) => (
-              <tr key={r.sha256}>
-                <th scope="row">{r.subject}</th>
-                <td>{formatDate(r.notAfter)}</td>
-                <td>
-                  <code class="hash">{r.sha256.slice(0, 16)}…</code>
-                </td>
-              </tr>
-            ))}
-          </DataTable>
-        </details>
+        <TrustSetPanel key={s.id} set={s} canEdit={canEdit} onChanged={changed} onAction={() => setNotice(null)} />
       ))}
-      <CreateSetForm
-        onCreated={(s) => {
-          setNotice(`Trusted CA set ${s.name} created with ${s.roots.length} root(s).`);
-          load();
-        }}
-      />
+      {canEdit ? (
+        <CreateSetForm onCreated={(s) => changed(`Trusted CA set ${s.name} created with ${s.roots.length} root(s).`)} />
+      ) : null}
     </>
   );
 }
-
 function CreateSetForm(props: { onCreated: (s: TrustSetRow) => void }): JSX.Element {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');

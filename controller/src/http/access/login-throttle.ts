@@ -1,36 +1,22 @@
 /**
- * Login throttling state of one controller process (rules and numbers: domain/login-throttle.ts). Attempts over
- * the per-address budget and attempts of a blocked (account, address) pair are answered CF_RATE_LIMITED (429)
- * with `retry-after`, before the password is even checked; the per-account slow-down only delays the answer.
- * State is in memory and per process (a restart forgets it); every map is bounded, dropping the oldest entries.
- * Account names are counted case-insensitively.
+ * Login throttling of the controller (rules and numbers: domain/login-throttle.ts). Attempts over the per-address
+ * budget and attempts of a blocked (account, address) pair are answered CF_RATE_LIMITED (429) with `retry-after`,
+ * before the password is even checked; the per-account slow-down only delays the answer.
+ * The counters live in PostgreSQL (services/login-throttle-store.ts), so every controller process on the database
+ * counts against the same budgets and a restart forgets nothing; expired rows are deleted at most once a minute per
+ * process. Account names are counted case-insensitively.
  */
 import { CertFleetError } from '@certfleet/shared';
 import {
   DEFAULT_LOGIN_THROTTLE,
-  accountDelayMs,
   addressKey,
-  pairRetryAfterMs,
-  recordAccountFailure,
-  recordPairFailure,
-  takeToken,
+  delayForFailures,
   type LoginThrottlePolicy,
-  type PairState,
-  type TokenBucket,
 } from '../../domain/login-throttle';
 import type { ServiceContext } from '../../services/context';
+import { LoginThrottleStore } from '../../services/login-throttle-store';
 
-const MAX_ENTRIES = 20_000;
-
-/** Map.set with a size bound: re-inserting moves a key to the end, the oldest key goes first. */
-function put<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > MAX_ENTRIES) {
-    const oldest = map.keys().next().value;
-    if (oldest !== undefined) map.delete(oldest);
-  }
-}
+const EXPIRE_EVERY_MS = 60_000;
 
 function rateLimited(retryAfterMs: number, message: string): CertFleetError {
   const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -41,15 +27,18 @@ function rateLimited(retryAfterMs: number, message: string): CertFleetError {
 }
 
 export class LoginThrottle {
-  private readonly buckets = new Map<string, TokenBucket>();
-  private readonly pairs = new Map<string, PairState>();
-  private readonly accounts = new Map<string, number[]>();
+  private readonly store: LoginThrottleStore;
+  private lastExpireMs = -Infinity;
 
   constructor(
+    private readonly ctx: Pick<ServiceContext, 'db' | 'log'>,
     private readonly policy: LoginThrottlePolicy = DEFAULT_LOGIN_THROTTLE,
-    private readonly nowMs: () => number = () => performance.now(),
+    /** Wall-clock milliseconds: shared by all replicas (a monotonic clock would differ per process). */
+    private readonly nowMs: () => number = () => Date.now(),
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))
-  ) {}
+  ) {
+    this.store = new LoginThrottleStore(policy);
+  }
 
   private static pairKey(username: string, address: string): string {
     return `${username.toLowerCase()}\u0000${addressKey(address)}`;
@@ -61,40 +50,51 @@ export class LoginThrottle {
    */
   async beforeAttempt(username: string, address: string): Promise<void> {
     const now = this.nowMs();
-    const aKey = addressKey(address);
-    const taken = takeToken(this.buckets.get(aKey), now, this.policy.perAddress);
-    put(this.buckets, aKey, taken.bucket);
+    const em = this.ctx.db.em();
+    await this.expireNowAndThen(now);
+    const taken = await this.store.take(em, addressKey(address), now);
     if (!taken.ok) throw rateLimited(taken.retryAfterMs, 'too many login attempts from your address');
-    const blocked = pairRetryAfterMs(this.pairs.get(LoginThrottle.pairKey(username, address)), now);
-    if (blocked > 0) throw rateLimited(blocked, 'too many failed logins for this account from your address');
-    const delay = accountDelayMs(this.accounts.get(username.toLowerCase()), now, this.policy.perAccount);
+    const state = await this.store.read(em, LoginThrottle.pairKey(username, address), username.toLowerCase(), now);
+    if (state.pairBlockedMs > 0) {
+      throw rateLimited(state.pairBlockedMs, 'too many failed logins for this account from your address');
+    }
+    const delay = delayForFailures(state.accountFailures, this.policy.perAccount);
     if (delay > 0) await this.sleep(delay);
   }
 
   /** Records a failed attempt; returns the block length when this failure blocked the pair (0 otherwise). */
-  onFailure(username: string, address: string): number {
+  async onFailure(username: string, address: string): Promise<number> {
     const now = this.nowMs();
-    const key = LoginThrottle.pairKey(username, address);
-    const r = recordPairFailure(this.pairs.get(key), now, this.policy.perPair);
-    put(this.pairs, key, r.state);
-    const account = username.toLowerCase();
-    put(this.accounts, account, recordAccountFailure(this.accounts.get(account), now, this.policy.perAccount));
-    return r.blockedForMs;
+    const em = this.ctx.db.em();
+    const blockedForMs = await this.store.pairFailure(em, LoginThrottle.pairKey(username, address), now);
+    await this.store.accountFailure(em, username.toLowerCase(), now);
+    return blockedForMs;
   }
 
   /** A successful login clears the pair (the account-wide slow-down keeps counting other addresses' failures). */
-  onSuccess(username: string, address: string): void {
-    this.pairs.delete(LoginThrottle.pairKey(username, address));
+  async onSuccess(username: string, address: string): Promise<void> {
+    await this.store.clearPair(this.ctx.db.em(), LoginThrottle.pairKey(username, address));
+  }
+
+  /** Deletes expired counters, at most once per EXPIRE_EVERY_MS in this process; a failure is only logged. */
+  private async expireNowAndThen(now: number): Promise<void> {
+    if (now - this.lastExpireMs < EXPIRE_EVERY_MS) return;
+    this.lastExpireMs = now;
+    try {
+      await this.store.expire(this.ctx.db.em(), now);
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'login throttle: deleting expired counters failed');
+    }
   }
 }
 
 const throttles = new WeakMap<ServiceContext, LoginThrottle>();
 
-/** The login throttle of this controller (one per service context). */
+/** The login throttle of this controller (one per service context; the counters are shared through the database). */
 export function loginThrottle(ctx: ServiceContext): LoginThrottle {
   let t = throttles.get(ctx);
   if (!t) {
-    t = new LoginThrottle();
+    t = new LoginThrottle(ctx);
     throttles.set(ctx, t);
   }
   return t;

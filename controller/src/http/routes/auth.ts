@@ -57,12 +57,12 @@ export const authRoutes: RouteModule = (add, { ctx }) => {
         });
       } catch (err) {
         if (isCertFleetError(err) && (err.code === 'CF_UNAUTHORIZED' || err.code === 'CF_CLIENT_CERT_REQUIRED')) {
-          const blockedMs = throttle.onFailure(body.username, remote);
+          const blockedMs = await throttle.onFailure(body.username, remote);
           if (blockedMs > 0) await auditLoginThrottled(ctx, body.username, remote, Math.ceil(blockedMs / 1000));
         }
         throw err;
       }
-      throttle.onSuccess(body.username, remote);
+      await throttle.onSuccess(body.username, remote);
       const { token, user } = result;
       const view = { username: user.username, role: user.role, mustChangePassword: user.mustChangePassword };
       if (body.cookie) {

@@ -1,11 +1,7 @@
 import type { EntitySchema } from '@mikro-orm/core';
 import { z } from 'zod';
-import {
-  AuditEventEntity,
-  DeploymentHistoryEntity,
-  MonitoringHistoryEntity,
-  PurchaseHistoryEntity,
-} from '../../storage/entities';
+import { auditQuerySchema, checkAuditChain, listAuditEvents } from '../../services/audit-query-service';
+import { DeploymentHistoryEntity, MonitoringHistoryEntity, PurchaseHistoryEntity } from '../../storage/entities';
 import type { RouteModule } from './types';
 
 const paging = z
@@ -37,15 +33,22 @@ export const historyRoutes: RouteModule = (add, { ctx }) => {
   add({
     method: 'GET',
     url: '/api/v1/audit',
-    summary: 'Audit log (hash-chained) — SPEC U5, R8',
+    summary:
+      'Audit log (hash-chained), newest first, paged; filter by action prefix, actor substring and time ' +
+      'range — SPEC U5, R8, W11',
     tags: ['histories'],
     permission: 'settings:manage',
-    query: paging,
-    handler: async ({ query }) => {
-      const [items, total] = await ctx.db
-        .em()
-        .findAndCount(AuditEventEntity, {}, { orderBy: { at: 'desc' }, limit: query.limit, offset: query.offset });
-      return { items, total };
-    },
+    query: auditQuerySchema,
+    handler: async ({ query }) => listAuditEvents(ctx, query),
+  });
+  add({
+    method: 'GET',
+    url: '/api/v1/audit/verify',
+    summary:
+      'Verify the audit hash chain from the genesis: {ok, rows, firstBrokenId?, reason?} (as `certfleet ' +
+      'audit verify`) — SPEC U5',
+    tags: ['histories'],
+    permission: 'settings:manage',
+    handler: async () => checkAuditChain(ctx),
   });
 };

@@ -26,15 +26,30 @@ import {
   deleteTrustSet,
   getTrustSet,
   listTrustSets,
+  removeTrustSetRoot,
   trustSetInputSchema,
   trustSetRootsInputSchema,
 } from '../../services/monitoring/trust-sets-service';
+import {
+  getMonitorSchedule,
+  monitorScheduleInputSchema,
+  setMonitorSchedule,
+} from '../../services/monitoring/schedule-service';
 import { actorOf, type RouteModule } from './types';
 
 const definitionParams = z.object({ id: z.uuid() }).strict();
 const endpointParams = z.object({ id: z.uuid(), endpointId: z.uuid() }).strict();
 const runParams = z.object({ id: z.uuid() }).strict();
 const trustSetParams = z.object({ id: z.string().min(1).max(100).describe('id, or name') }).strict();
+const trustSetRootParams = z
+  .object({
+    id: z.string().min(1).max(100).describe('id, or name'),
+    fingerprint: z
+      .string()
+      .regex(/^[0-9A-Fa-f:]{64,95}$/, 'the root certificate SHA-256 in hex')
+      .describe("the root's SHA-256 fingerprint (hex)"),
+  })
+  .strict();
 
 /** Monitoring (SPEC M1–M4), trusted CA sets (T1, T2) and the deploy check (D6). */
 export const monitoringRoutes: RouteModule = (add, { ctx, acquisition }) => {
@@ -132,6 +147,28 @@ export const monitoringRoutes: RouteModule = (add, { ctx, acquisition }) => {
 
   add({
     method: 'GET',
+    url: '/api/v1/monitoring/schedule',
+    summary:
+      'The monitoring schedule: cron (UTC), description, next run times, default or not, and what pg-boss ' +
+      'holds — SPEC M1, W6',
+    tags: ['monitoring'],
+    permission: 'repository:read',
+    handler: async () => getMonitorSchedule(ctx),
+  });
+  add({
+    method: 'PUT',
+    url: '/api/v1/monitoring/schedule',
+    summary:
+      'Change the monitoring schedule (5-field cron in UTC; null = default daily 06:00); takes effect in the ' +
+      'running controller(s) without restart; audited — SPEC M1, W6',
+    tags: ['monitoring'],
+    permission: 'settings:manage',
+    body: monitorScheduleInputSchema,
+    handler: async ({ raw, user }) => setMonitorSchedule(ctx, raw.body, actorOf(user)),
+  });
+
+  add({
+    method: 'GET',
     url: '/api/v1/trust-sets',
     summary: 'Trusted CA sets: the shipped system set (with its version) and the user-defined sets — SPEC T1, T2',
     tags: ['trust-sets'],
@@ -171,8 +208,21 @@ export const monitoringRoutes: RouteModule = (add, { ctx, acquisition }) => {
   });
   add({
     method: 'DELETE',
+    url: '/api/v1/trust-sets/:id/roots/:fingerprint',
+    summary:
+      'Remove one root from a user-defined set (the last root of a set a definition names is kept: ' +
+      'CF_TRUST_SET_IN_USE) — SPEC T1',
+    tags: ['trust-sets'],
+    permission: 'settings:manage',
+    params: trustSetRootParams,
+    handler: async ({ params, user }) => removeTrustSetRoot(ctx, params.id, params.fingerprint, actorOf(user)),
+  });
+  add({
+    method: 'DELETE',
     url: '/api/v1/trust-sets/:id',
-    summary: 'Delete a user-defined set (refused while a definition names it) — SPEC T2',
+    summary:
+      'Delete a user-defined set (CF_TRUST_SET_READ_ONLY for the system set, CF_TRUST_SET_IN_USE while a ' +
+      'definition names it) — SPEC T2',
     tags: ['trust-sets'],
     permission: 'settings:manage',
     params: trustSetParams,

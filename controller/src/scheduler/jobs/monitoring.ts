@@ -1,32 +1,10 @@
-import { SettingEntity } from '../../storage/entities';
-import type { ServiceContext } from '../../services/context';
 import { runMonitor, type MonitorOptions } from '../../services/monitoring/monitor-service';
+import { MONITOR_RUN_QUEUE, monitorCron } from '../../services/monitoring/schedule-service';
 import type { JobDefinition, SchedulerDeps } from '../scheduler';
 
-/** pg-boss queue of the scheduled monitoring run (SPEC M1). */
-export const MONITOR_RUN_QUEUE = 'monitor-run';
-/** Default schedule: daily at 06:00 UTC (pg-boss evaluates cron in UTC), before the administrator's morning. */
-export const DEFAULT_MONITOR_CRON = '0 6 * * *';
-/** Setting that overrides the schedule (a 5-field cron expression, UTC). */
-export const MONITOR_CRON_SETTING = 'monitoring.cron';
-
-const CRON_FIELD = /^[\d*/,\-A-Za-z?LW#]+$/;
-
-/** True for a plausible 5- or 6-field cron expression (pg-boss validates it fully when scheduling). */
-export function isCronExpression(value: unknown): value is string {
-  if (typeof value !== 'string') return false;
-  const fields = value.trim().split(/\s+/);
-  return (fields.length === 5 || fields.length === 6) && fields.every((f) => CRON_FIELD.test(f));
-}
-
-/** The monitoring schedule: the `monitoring.cron` setting when it holds a cron expression, else daily 06:00 UTC. */
-export async function monitorCron(ctx: ServiceContext): Promise<string> {
-  const row = await ctx.db.em().fork().findOne(SettingEntity, { key: MONITOR_CRON_SETTING });
-  if (row && !isCronExpression(row.value)) {
-    ctx.log.warn({ setting: MONITOR_CRON_SETTING }, 'monitoring.cron is not a cron expression; using the default');
-  }
-  return row && isCronExpression(row.value) ? row.value.trim() : DEFAULT_MONITOR_CRON;
-}
+// The schedule lives in the schedule service (GET/PUT /api/v1/monitoring/schedule change it at run time).
+export { DEFAULT_MONITOR_CRON } from '../../domain/monitor-schedule';
+export { MONITOR_CRON_SETTING, MONITOR_RUN_QUEUE, monitorCron } from '../../services/monitoring/schedule-service';
 
 /** Handler of one scheduled run: probes every enabled endpoint and logs the counters. */
 export async function runScheduledMonitor(

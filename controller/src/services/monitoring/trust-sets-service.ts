@@ -248,9 +248,7 @@ export async function addTrustSetRoots(
   actor: Actor
 ): Promise<TrustSetView & { added: number }> {
   const input = parseInput(trustSetRootsInputSchema, raw, 'trust-set');
-  if (idOrName === SYSTEM_TRUST_SET_NAME) {
-    throw new CertFleetError('CF_VALIDATION', 'trust-set: the system set is shipped with the product and read-only');
-  }
+  refuseSystemSet(idOrName, 'roots cannot be added to it');
   const roots = parseRoots(input.pem);
   const now = ctx.clock.now();
   const { id, added } = await ctx.db.em().transactional(async (em) => {
@@ -268,25 +266,89 @@ export async function addTrustSetRoots(
   return { ...(await getTrustSet(ctx, id)), added };
 }
 
-/** Deletes a user-defined set. CF_CONFLICT while a definition still names it (its checks would silently change). */
-export async function deleteTrustSet(ctx: ServiceContext, idOrName: string, actor: Actor): Promise<void> {
-  if (idOrName === SYSTEM_TRUST_SET_NAME) {
-    throw new CertFleetError('CF_VALIDATION', 'trust-set: the system set cannot be deleted');
+/** CF_TRUST_SET_READ_ONLY for the shipped system set (`why` completes the message). */
+function refuseSystemSet(idOrName: string, why: string): void {
+  if (idOrName.toLowerCase() === SYSTEM_TRUST_SET_NAME) {
+    throw new CertFleetError(
+      'CF_TRUST_SET_READ_ONLY',
+      `trust-set: the system set is shipped with the product and read-only; ${why}`
+    );
   }
+}
+
+/** Definitions that name the set (by id or by name), at most 20. */
+async function definitionsUsing(em: Em, row: TrustSetRow): Promise<Array<{ id: string; name: string }>> {
+  return em.find(
+    DefinitionEntity,
+    { trustedCaSetId: { $in: [row.id, row.name] } },
+    { fields: ['id', 'name'], limit: 20, orderBy: { name: 'asc' } }
+  );
+}
+
+/**
+ * Removes one root (by its SHA-256) from a user-defined set. CF_NOT_FOUND when the set does not hold it;
+ * CF_TRUST_SET_IN_USE when it is the last root of a set a definition names (every check would then fail).
+ */
+export async function removeTrustSetRoot(
+  ctx: ServiceContext,
+  idOrName: string,
+  sha256: string,
+  actor: Actor
+): Promise<TrustSetView> {
+  refuseSystemSet(idOrName, 'its roots cannot be removed');
+  const fingerprint = sha256.toLowerCase().replace(/:/g, '');
+  const now = ctx.clock.now();
+  const id = await ctx.db.em().transactional(async (em) => {
+    const row = await getSet(em, idOrName);
+    const root = await em.findOne(TrustSetRootEntity, { trustSetId: row.id, sha256: fingerprint });
+    if (!root) {
+      throw new CertFleetError('CF_NOT_FOUND', `trust-set: ${row.name} holds no root with SHA-256 ${fingerprint}`);
+    }
+    const count = await em.count(TrustSetRootEntity, { trustSetId: row.id });
+    if (count === 1) {
+      const users = await definitionsUsing(em, row);
+      if (users.length > 0) {
+        throw new CertFleetError(
+          'CF_TRUST_SET_IN_USE',
+          `trust-set: ${root.subject} is the last root of ${row.name}, which definition(s) ` +
+            `${users.map((d) => d.name).join(', ')} name; add another root or pick another set first`,
+          { details: { trustSetId: row.id, definitions: users.map((d) => ({ id: d.id, name: d.name })) } }
+        );
+      }
+    }
+    em.remove(root);
+    row.updatedAt = now;
+    await appendAudit(
+      em,
+      {
+        actor,
+        action: 'trust-set.root-removed',
+        targetType: 'trust-set',
+        targetId: row.id,
+        details: { sha256: fingerprint, subject: root.subject },
+      },
+      now
+    );
+    return row.id;
+  });
+  return getTrustSet(ctx, id);
+}
+
+/**
+ * Deletes a user-defined set with its roots. CF_TRUST_SET_READ_ONLY for the system set; CF_TRUST_SET_IN_USE while
+ * a definition still names it (its checks would silently change).
+ */
+export async function deleteTrustSet(ctx: ServiceContext, idOrName: string, actor: Actor): Promise<void> {
+  refuseSystemSet(idOrName, 'it cannot be deleted');
   await ctx.db.em().transactional(async (em) => {
     const row = await getSet(em, idOrName);
-    const users = await em.find(
-      DefinitionEntity,
-      { trustedCaSetId: { $in: [row.id, row.name] } },
-      { fields: ['id', 'name'], limit: 20 }
-    );
+    const users = await definitionsUsing(em, row);
     if (users.length > 0) {
       throw new CertFleetError(
-        'CF_CONFLICT',
-        `trust-set: still used by definition(s) ${users.map((d) => d.name).join(', ')}`,
-        {
-          details: { definitionIds: users.map((d) => d.id) },
-        }
+        'CF_TRUST_SET_IN_USE',
+        `trust-set: ${row.name} is named by definition(s) ${users.map((d) => d.name).join(', ')}; ` +
+          'pick another set in those definitions first',
+        { details: { trustSetId: row.id, definitions: users.map((d) => ({ id: d.id, name: d.name })) } }
       );
     }
     em.remove(row);

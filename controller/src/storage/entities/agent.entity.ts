@@ -47,6 +47,8 @@ export const DeploymentEntity = new EntitySchema<Deployment>({
   name: 'DeploymentRow',
   tableName: 'deployments',
   uniques: [{ properties: ['slot', 'version'] }],
+  // GET /api/v1/deployments: newest first without sorting the table (issue 6).
+  indexes: [{ name: 'deployments_created_at_id_idx', properties: ['createdAt', 'id'] }],
   properties: {
     id: { type: 'uuid', primary: true },
     certificateId: {

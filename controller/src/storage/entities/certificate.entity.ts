@@ -4,7 +4,25 @@ import type { Certificate } from '../../domain/certificate';
 export const CertificateEntity = new EntitySchema<Certificate>({
   name: 'CertificateRow',
   tableName: 'certificates',
-  indexes: [{ name: 'certificates_not_after_idx', properties: ['notAfter'] }],
+  indexes: [
+    { name: 'certificates_not_after_idx', properties: ['notAfter'] },
+    // W3 list (issue 6): pages in (not_after, id) order without sorting the table; current-only pages from a partial
+    // index; the search `q` (substring of the subject or a SAN) through trigram indexes (pg_trgm).
+    { name: 'certificates_not_after_id_idx', properties: ['notAfter', 'id'] },
+    {
+      name: 'certificates_current_not_after_id_idx',
+      expression:
+        'create index "certificates_current_not_after_id_idx" on "certificates" ("not_after", "id") include ("definition_id") where "is_current"',
+    },
+    {
+      name: 'certificates_subject_trgm_idx',
+      expression: 'create index "certificates_subject_trgm_idx" on "certificates" using gin ("subject" gin_trgm_ops)',
+    },
+    {
+      name: 'certificates_sans_trgm_idx',
+      expression: 'create index "certificates_sans_trgm_idx" on "certificates" using gin (("sans"::text) gin_trgm_ops)',
+    },
+  ],
   // SPEC R3: exactly one current certificate per definition, enforced by the database.
   uniques: [
     {

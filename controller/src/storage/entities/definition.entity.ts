@@ -4,6 +4,25 @@ import type { CertificateDefinition } from '../../domain/definition';
 export const DefinitionEntity = new EntitySchema<CertificateDefinition>({
   name: 'CertificateDefinition',
   tableName: 'certificate_definitions',
+  // W1 search `q` (substring of the name or the common name, issue 6): trigram indexes (pg_trgm), no table scan.
+  // Pages in name order from (name, id) — index-only for deep offsets; the mode filters from their own indexes.
+  indexes: [
+    { name: 'certificate_definitions_name_id_idx', properties: ['name', 'id'] },
+    { name: 'certificate_definitions_renewal_lead_days_idx', properties: ['renewalLeadDays', 'id'] },
+    { name: 'certificate_definitions_operation_mode_name_idx', properties: ['operationMode', 'name', 'id'] },
+    { name: 'certificate_definitions_process_mode_name_idx', properties: ['processMode', 'name', 'id'] },
+    {
+      name: 'certificate_definitions_name_trgm_idx',
+      expression:
+        'create index "certificate_definitions_name_trgm_idx" on "certificate_definitions" using gin ("name" gin_trgm_ops)',
+    },
+    {
+      name: 'certificate_definitions_common_name_trgm_idx',
+      expression:
+        'create index "certificate_definitions_common_name_trgm_idx" on "certificate_definitions" using gin ' +
+        '(("subject"->>\'commonName\') gin_trgm_ops)',
+    },
+  ],
   properties: {
     id: { type: 'uuid', primary: true },
     name: { type: 'string', length: 200, unique: true },

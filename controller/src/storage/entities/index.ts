@@ -22,6 +22,7 @@ import { PrivateKeyEntity } from './private-key.entity';
 import { ProviderAccountEntity } from './provider-account.entity';
 import { RequestEntity, RequestStatusChangeEntity } from './request.entity';
 import { ApiSessionEntity, UserEntity } from './user.entity';
+import { LoginThrottleEntity } from './login-throttle.entity';
 
 export * from './agent.entity';
 export * from './monitoring.entity';
@@ -35,6 +36,7 @@ export * from './private-key.entity';
 export * from './provider-account.entity';
 export * from './request.entity';
 export * from './user.entity';
+export * from './login-throttle.entity';
 export * from './notification.entity';
 export * from './product.entity';
 
@@ -53,6 +55,7 @@ export const allEntities = [
   AuditEventEntity,
   UserEntity,
   ApiSessionEntity,
+  LoginThrottleEntity,
   CertificateAuthorityEntity,
   SettingEntity,
   CaIssuanceEntity,

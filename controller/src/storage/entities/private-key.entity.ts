@@ -4,6 +4,8 @@ import type { PrivateKeyRecord } from '../../domain/private-key';
 export const PrivateKeyEntity = new EntitySchema<PrivateKeyRecord>({
   name: 'PrivateKeyRow',
   tableName: 'private_keys',
+  // W5 list pages newest first in (created_at, id) order from this index (issue 6).
+  indexes: [{ name: 'private_keys_created_at_id_idx', properties: ['createdAt', 'id'] }],
   properties: {
     id: { type: 'uuid', primary: true },
     algorithm: { type: 'string', length: 20 },

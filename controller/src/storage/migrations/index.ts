@@ -8,6 +8,8 @@ import { Migration20261125224910_agents } from './Migration20261125224910_agents
 import { Migration20261125233849_monitoring } from './Migration20261125233849_monitoring';
 import { Migration20261126011310_sites_and_run_requests } from './Migration20261126011310_sites_and_run_requests';
 import { Migration20261126011615_discovery_scans } from './Migration20261126011615_discovery_scans';
+import { Migration20261126035057_list_paging } from './Migration20261126035057_list_paging';
+import { Migration20261126035101_login_throttle } from './Migration20261126035101_login_throttle';
 
 /**
  * Every migration, in order, listed explicitly so that bundles and single executables need no folder scanning.
@@ -23,4 +25,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125233849_monitoring', class: Migration20261125233849_monitoring },
   { name: 'Migration20261126011310_sites_and_run_requests', class: Migration20261126011310_sites_and_run_requests },
   { name: 'Migration20261126011615_discovery_scans', class: Migration20261126011615_discovery_scans },
+  { name: 'Migration20261126035057_list_paging', class: Migration20261126035057_list_paging },
+  { name: 'Migration20261126035101_login_throttle', class: Migration20261126035101_login_throttle },
 ];
