@@ -94,6 +94,49 @@ async function call<T>(method: string, url: string, body?: unknown, opts: { quie
   return json as T;
 }
 
+/** For API client modules named by concept (api-*.ts): the JSON request primitive and the query builder. */
+export { call as apiCall, withQuery as apiQuery };
+
+/**
+ * A raw request for API client modules (downloads, bodies sent as the user gave them): the session headers as
+ * {@link apiCall} sends them; `body` is sent as is (`string`) or as JSON. Answers the Response when it is 2xx, else
+ * throws the controller's typed {@link ApiError}.
+ */
+export async function apiFetch(
+  method: string,
+  url: string,
+  opts: { body?: unknown; contentType?: string; accept?: string; quiet401?: boolean } = {}
+): Promise<Response> {
+  const headers: Record<string, string> = { accept: opts.accept ?? 'application/json' };
+  if (opts.body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+  if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  if (bearerToken) headers.authorization = `Bearer ${bearerToken}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      ...(opts.body !== undefined
+        ? { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) }
+        : {}),
+    });
+  } catch {
+    throw new ApiError(0, 'CF_NETWORK', 'The controller cannot be reached. Check the connection and try again.');
+  }
+  if (res.ok) return res;
+  const json = (await res.json().catch(() => null)) as {
+    error?: { code?: string; message?: string; details?: Record<string, unknown> };
+  } | null;
+  if (res.status === 401 && !opts.quiet401) for (const l of unauthorizedListeners) l();
+  throw new ApiError(
+    res.status,
+    json?.error?.code ?? `HTTP_${res.status}`,
+    json?.error?.message ?? `${method} ${url} failed with HTTP ${res.status}`,
+    json?.error?.details
+  );
+}
+
 export interface Page<T> {
   items: T[];
   total: number;
@@ -212,6 +255,8 @@ export interface CertificateRow {
 
 export function listCertificates(query: {
   current?: 'true';
+  /** Substring of the subject or of a SAN (server-side, issue 6). */
+  q?: string;
   limit?: number;
   offset?: number;
 }): Promise<Page<CertificateRow>> {
@@ -234,8 +279,9 @@ export function deployNow(certificateId: string): Promise<DeploymentRow[]> {
   return call('POST', `/api/v1/certificates/${encodeURIComponent(certificateId)}/deployments`, {});
 }
 
-export function listDeployments(): Promise<DeploymentRow[]> {
-  return call('GET', '/api/v1/deployments');
+/** Paged; the W3 screen uses api-deployments.ts (filters, latest check result). */
+export function listDeployments(query: { limit?: number; offset?: number } = {}): Promise<Page<DeploymentRow>> {
+  return call('GET', withQuery('/api/v1/deployments', query));
 }
 
 // ---- W6 monitor control -----------------------------------------------------------------------------------------
@@ -362,10 +408,11 @@ export interface Definition {
   updatedAt: string;
 }
 
-/** The fields the console's definition form edits (the rest, e.g. deploy targets, is kept as it is). */
+/** The fields the console's definition form edits (deploy targets: components/deploy-targets-editor.tsx). */
 export type DefinitionInput = Pick<
   Definition,
   | 'name'
+  | 'deployTargets'
   | 'subject'
   | 'sans'
   | 'keySpec'

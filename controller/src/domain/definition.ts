@@ -86,8 +86,15 @@ export const deployTargetSchema = z
       .optional(),
   })
   .strict()
-  .refine((t) => t.method !== 'agent' || (t.agentId !== undefined && t.directory !== undefined), {
-    message: 'an agent target needs agentId and directory',
+  .superRefine((t, c) => {
+    // Issued at the missing field's path so that forms can show the problem next to that field.
+    if (t.method !== 'agent') return;
+    if (t.agentId === undefined) {
+      c.addIssue({ code: 'custom', path: ['agentId'], message: 'an agent target needs an agent (agentId)' });
+    }
+    if (t.directory === undefined) {
+      c.addIssue({ code: 'custom', path: ['directory'], message: 'an agent target needs a directory' });
+    }
   });
 export type DeployTarget = z.infer<typeof deployTargetSchema>;
 

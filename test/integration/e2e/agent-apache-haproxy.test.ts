@@ -74,7 +74,8 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 }
 
 async function deployments(certificateId: string): Promise<DeploymentJson[]> {
-  return (await api('GET', `/api/v1/deployments?certificateId=${certificateId}`)).json as DeploymentJson[];
+  return ((await api('GET', `/api/v1/deployments?certificateId=${certificateId}`)).json as { items: DeploymentJson[] })
+    .items;
 }
 
 /** Runs the executable without blocking this process (the controller under test lives in it). */

@@ -94,9 +94,11 @@ test('G5 D2 the agent executable enrolls, runs and installs a pushed certificate
   let status = '';
   for (let i = 0; i < 150 && !['installed', 'verified', 'failed', 'rolled-back'].includes(status); i++) {
     await new Promise((r) => setTimeout(r, 200));
-    const list = (await api('GET', `/api/v1/deployments?certificateId=${certificateId}`)).json as Array<{
-      status: string;
-    }>;
+    const list = (
+      (await api('GET', `/api/v1/deployments?certificateId=${certificateId}`)).json as {
+        items: Array<{ status: string }>;
+      }
+    ).items;
     status = list[0]?.status ?? '';
   }
   t.is(status, 'installed', log);

@@ -74,7 +74,9 @@ async function deployAndWait(): Promise<DeploymentJson> {
   if (res.status !== 202) throw new Error(JSON.stringify(res.json));
   const id = (res.json as DeploymentJson[])[0]?.id;
   return waitFor('deployment result', async () => {
-    const list = (await api('GET', `/api/v1/deployments?certificateId=${ctx.certificateId}`)).json as DeploymentJson[];
+    const list = (
+      (await api('GET', `/api/v1/deployments?certificateId=${ctx.certificateId}`)).json as { items: DeploymentJson[] }
+    ).items;
     const d = list.find((x) => x.id === id);
     return d && ['verified', 'installed', 'failed', 'rolled-back'].includes(d.status) ? d : undefined;
   });
@@ -240,7 +242,9 @@ test.serial('D1 D2 a certificate made current is sealed, pushed, installed into 
   const cert = (await api('GET', `/api/v1/certificates/${ctx.certificateId}`)).json as { sha256: string };
 
   const done = await waitFor('automatic deployment', async () => {
-    const list = (await api('GET', `/api/v1/deployments?certificateId=${ctx.certificateId}`)).json as DeploymentJson[];
+    const list = (
+      (await api('GET', `/api/v1/deployments?certificateId=${ctx.certificateId}`)).json as { items: DeploymentJson[] }
+    ).items;
     return list.find((d) => d.status === 'verified' || d.status === 'failed' || d.status === 'rolled-back');
   });
   t.is(done.status, 'verified', JSON.stringify(done));

@@ -1,18 +1,15 @@
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import {
-  deployNow,
-  listCertificates,
-  listDeployments,
-  type CertificateRow,
-  type DeploymentRow,
-  type Page,
-} from '../api';
-import { commonNameOf, formatDate, formatDateTime, plural } from '../format';
-import { ErrorText, Notice, StatusBadge } from '../components/messages';
+import { deployNow, listCertificates, type CertificateRow, type Page } from '../api';
+import type { OfflineBundleDownload } from '../api-deployments';
+import { commonNameOf, formatDate, plural } from '../format';
+import { ErrorText, StatusBadge } from '../components/messages';
 import { Pager } from '../components/pager';
+import { SearchField } from '../components/search-field';
 import { ScreenHeading } from '../components/screen-heading';
 import { DataTable } from '../components/data-table';
+import { DownloadDialog, PassphrasePanel, type DownloadRequest } from './certificate-downloads';
+import { DeploymentsSection } from './deployments-section';
 
 const PAGE_SIZE = 50;
 const DAY_MS = 86_400_000;
@@ -26,31 +23,35 @@ type DeployOutcome = { ok: true; text: string } | { ok: false; error: unknown };
 
 /**
  * W3 certificates and deployment processes (manual §4.2.3): the certificates (current ones by default) with
- * "deploy now", and the deployment processes with their status.
+ * "deploy now" and the downloads that carry the key (offline installer bundle, manual package), and the deployment
+ * processes with their status, latest check result and actions (screens/deployments-section.tsx).
  */
 export function CertificatesScreen(): JSX.Element {
   const [currentOnly, setCurrentOnly] = useState(true);
+  const [q, setQ] = useState('');
   const [offset, setOffset] = useState(0);
   const [page, setPage] = useState<Page<CertificateRow> | null>(null);
-  const [deployments, setDeployments] = useState<DeploymentRow[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [outcomes, setOutcomes] = useState<Record<string, DeployOutcome>>({});
   const [busy, setBusy] = useState<string | null>(null);
+  const [reloadKey, setReloadKey] = useState(0);
+  const [download, setDownload] = useState<DownloadRequest>(null);
+  const [bundle, setBundle] = useState<(Omit<OfflineBundleDownload, 'blob'> & { commonName: string }) | null>(null);
 
-  const loadDeployments = useCallback(() => {
-    listDeployments()
-      .then(setDeployments)
-      .catch((err: unknown) => setError(err));
-  }, []);
+  const loadDeployments = useCallback(() => setReloadKey((k) => k + 1), []);
   useEffect(() => {
-    listCertificates({ ...(currentOnly ? { current: 'true' as const } : {}), limit: PAGE_SIZE, offset })
+    listCertificates({
+      ...(currentOnly ? { current: 'true' as const } : {}),
+      ...(q ? { q } : {}),
+      limit: PAGE_SIZE,
+      offset,
+    })
       .then((p) => {
         setPage(p);
         setError(null);
       })
       .catch((err: unknown) => setError(err));
-  }, [currentOnly, offset]);
-  useEffect(loadDeployments, [loadDeployments]);
+  }, [currentOnly, q, offset]);
 
   const deploy = async (c: CertificateRow): Promise<void> => {
     setBusy(c.id);
@@ -71,9 +72,20 @@ export function CertificatesScreen(): JSX.Element {
   return (
     <>
       <ScreenHeading wid="W3">Certificates and deployments</ScreenHeading>
+      <PassphrasePanel bundle={bundle} onDone={() => setBundle(null)} />
       <section aria-labelledby="certs-heading">
         <h2 id="certs-heading">Certificates</h2>
         <div class="filters">
+          <SearchField
+            id="certs-search"
+            label="Search"
+            placeholder="common name or SAN"
+            value={q}
+            onSearch={(value) => {
+              setOffset(0);
+              setQ(value);
+            }}
+          />
           <div class="field field-check">
             <input
               id="certs-current"
@@ -129,6 +141,12 @@ export function CertificatesScreen(): JSX.Element {
                     >
                       Deploy now<span class="visually-hidden"> {cn}</span>
                     </button>
+                    <button type="button" onClick={() => setDownload({ kind: 'offline', certificate: c })}>
+                      Offline installer…<span class="visually-hidden"> {cn}</span>
+                    </button>
+                    <button type="button" onClick={() => setDownload({ kind: 'manual', certificate: c })}>
+                      Manual package…<span class="visually-hidden"> {cn}</span>
+                    </button>
                     {outcome ? (
                       outcome.ok ? (
                         <p class="notice" role="status" id={`deploy-outcome-${c.id}`}>
@@ -148,35 +166,15 @@ export function CertificatesScreen(): JSX.Element {
           <Pager label="Certificates" offset={offset} limit={PAGE_SIZE} total={page.total} onOffset={setOffset} />
         ) : null}
       </section>
-      <section aria-labelledby="deployments-heading">
-        <h2 id="deployments-heading">Deployment processes</h2>
-        {deployments === null ? <p role="status">Loading deployments…</p> : null}
-        {deployments && deployments.length === 0 ? (
-          <Notice>No deployment processes yet (agent and offline deployments appear here).</Notice>
-        ) : null}
-        {deployments && deployments.length > 0 ? (
-          <DataTable
-            id="deployments-table"
-            caption={<>Latest {plural(deployments.length, 'deployment')}, newest first</>}
-            columns={['Server', 'Method', 'Status', 'Detail', 'Updated']}
-          >
-            {deployments.map((d) => (
-              <tr key={d.id}>
-                <th scope="row">
-                  {d.target.serverName ?? '—'}
-                  <span class="sub">{d.target.serverType ?? ''}</span>
-                </th>
-                <td>{d.method}</td>
-                <td>
-                  <StatusBadge state={d.status} label={d.status} />
-                </td>
-                <td>{d.message ?? d.reason ?? ''}</td>
-                <td>{formatDateTime(d.updatedAt)}</td>
-              </tr>
-            ))}
-          </DataTable>
-        ) : null}
-      </section>
+      <DeploymentsSection certificates={page?.items ?? []} reloadKey={reloadKey} />
+      <DownloadDialog
+        request={download}
+        onClose={() => setDownload(null)}
+        onOfflineBundle={(b) => {
+          setBundle(b);
+          loadDeployments();
+        }}
+      />
     </>
   );
 }

@@ -2,9 +2,11 @@ import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import {
   getDefinition,
+  listAgents,
   listDefinitionCertificates,
   listRequests,
   startAcquisition,
+  type AgentRow,
   type CertificateRow,
   type Definition,
   type RequestRow,
@@ -28,6 +30,7 @@ export function DefinitionDetailScreen(props: { id: string; loc: Location }): JS
   const [def, setDef] = useState<Definition | null>(null);
   const [certs, setCerts] = useState<CertificateRow[] | null>(null);
   const [requests, setRequests] = useState<RequestRow[] | null>(null);
+  const [agents, setAgents] = useState<AgentRow[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [startError, setStartError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(SAVED[props.loc.query.get('saved') ?? ''] ?? null);
@@ -43,6 +46,11 @@ export function DefinitionDetailScreen(props: { id: string; loc: Location }): JS
       .catch(setError);
   }, [props.id]);
   useEffect(load, [load]);
+  useEffect(() => {
+    listAgents()
+      .then(setAgents)
+      .catch(() => setAgents([]));
+  }, []);
 
   const start = async (): Promise<void> => {
     setBusy(true);
@@ -185,15 +193,31 @@ export function DefinitionDetailScreen(props: { id: string; loc: Location }): JS
           <DataTable
             id="definition-targets"
             caption={<>Where the certificate of {def.name} is deployed</>}
-            columns={['Server', 'Type', 'Delivery']}
+            columns={['Server', 'Type', 'Delivery', 'Agent', 'Live directory', 'Check']}
           >
-            {def.deployTargets.map((t, i) => (
-              <tr key={`${t.serverName}-${i}`}>
-                <th scope="row">{t.serverName}</th>
-                <td>{t.serverType}</td>
-                <td>{typeof t.method === 'string' ? t.method : typeof t.agentId === 'string' ? 'agent' : 'manual'}</td>
-              </tr>
-            ))}
+            {def.deployTargets.map((t, i) => {
+              const agentId = typeof t.agentId === 'string' ? t.agentId : null;
+              const method = typeof t.method === 'string' ? t.method : agentId ? 'agent' : 'manual';
+              const check =
+                typeof t.checkHost === 'string'
+                  ? `${t.checkHost}${typeof t.checkPort === 'number' ? `:${t.checkPort}` : ''}`
+                  : typeof t.checkPort === 'number'
+                    ? `port ${t.checkPort}`
+                    : '—';
+              return (
+                <tr key={`${t.serverName}-${i}`}>
+                  <th scope="row">{t.serverName}</th>
+                  <td>{t.serverType}</td>
+                  <td>{method}</td>
+                  <td>{agentId ? (agents.find((a) => a.id === agentId)?.name ?? agentId) : '—'}</td>
+                  <td>{typeof t.directory === 'string' ? <code>{t.directory}</code> : '—'}</td>
+                  <td>
+                    {check}
+                    {typeof t.starttls === 'string' ? <span class="sub">STARTTLS {t.starttls}</span> : null}
+                  </td>
+                </tr>
+              );
+            })}
           </DataTable>
         ) : (
           <p class="empty">No deployment targets.</p>

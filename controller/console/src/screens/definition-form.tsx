@@ -4,9 +4,11 @@ import {
   cloneDefinition,
   createDefinition,
   getDefinition,
+  listAgents,
   listProviderAccounts,
   listTrustSets,
   updateDefinition,
+  type AgentRow,
   type Definition,
   type DefinitionInput,
   type ProviderAccountRow,
@@ -14,6 +16,13 @@ import {
   type TrustSetRow,
 } from '../api';
 import { ErrorText } from '../components/messages';
+import {
+  DeployTargetsEditor,
+  deployTargetErrorFields,
+  targetInputOf,
+  targetStateOf,
+  type TargetState,
+} from '../components/deploy-targets-editor';
 import { Field, formErrors, NO_ERRORS, type FormErrors } from '../components/form';
 import { ScreenHeading } from '../components/screen-heading';
 import { Link, navigate } from '../router';
@@ -52,6 +61,7 @@ interface FormState {
   processMode: 'interactive' | 'unattended';
   renewalLeadDays: string;
   trustedCaSetId: string;
+  deployTargets: TargetState[];
 }
 
 const EMPTY: FormState = {
@@ -67,6 +77,7 @@ const EMPTY: FormState = {
   processMode: 'unattended',
   renewalLeadDays: '30',
   trustedCaSetId: '',
+  deployTargets: [],
 };
 
 /** One SAN per line; `dns:`, `ip:`, `email:`, `uri:` prefixes are optional (the type is inferred). */
@@ -101,6 +112,7 @@ function stateOf(d: Definition): FormState {
     processMode: d.processMode,
     renewalLeadDays: String(d.renewalLeadDays),
     trustedCaSetId: d.trustedCaSetId ?? '',
+    deployTargets: d.deployTargets.map(targetStateOf),
   };
 }
 
@@ -122,18 +134,20 @@ function inputOf(f: FormState, original: Definition | null): DefinitionInput {
     processMode: f.processMode,
     renewalLeadDays: Number(f.renewalLeadDays),
     trustedCaSetId: f.trustedCaSetId || null,
+    deployTargets: f.deployTargets.map(targetInputOf),
   };
 }
 
 /**
- * W1 definition create / edit (manual §4.2.1): the requirement of a certificate. Deploy targets are kept as they are
- * (set through the API or the CLI). Field errors come from the controller's CF_VALIDATION details.
+ * W1 definition create / edit (manual §4.2.1): the requirement of a certificate and its deploy targets. Field errors
+ * come from the controller's CF_VALIDATION details (deploy target problems next to the target's field).
  */
 export function DefinitionFormScreen(props: { mode: 'new' | 'edit'; id?: string }): JSX.Element {
   const [original, setOriginal] = useState<Definition | null>(null);
   const [form, setForm] = useState<FormState>(EMPTY);
   const [accounts, setAccounts] = useState<ProviderAccountRow[]>([]);
   const [trustSets, setTrustSets] = useState<TrustSetRow[]>([]);
+  const [agents, setAgents] = useState<AgentRow[]>([]);
   const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -145,6 +159,9 @@ export function DefinitionFormScreen(props: { mode: 'new' | 'edit'; id?: string 
     listTrustSets()
       .then(setTrustSets)
       .catch(() => setTrustSets([]));
+    listAgents()
+      .then(setAgents)
+      .catch(() => setAgents([]));
     if (props.mode === 'edit' && props.id) {
       getDefinition(props.id)
         .then((d) => {
@@ -168,7 +185,9 @@ export function DefinitionFormScreen(props: { mode: 'new' | 'edit'; id?: string 
         props.mode === 'edit' && props.id ? await updateDefinition(props.id, input) : await createDefinition(input);
       navigate(`/definitions/${saved.id}?saved=${props.mode === 'edit' ? 'updated' : 'created'}`);
     } catch (err) {
-      setErrors(formErrors(err, FIELDS, { CF_CONFLICT: 'name' }));
+      setErrors(
+        formErrors(err, [...FIELDS, ...deployTargetErrorFields(form.deployTargets.length)], { CF_CONFLICT: 'name' })
+      );
     } finally {
       setBusy(false);
     }
@@ -336,11 +355,21 @@ export function DefinitionFormScreen(props: { mode: 'new' | 'edit'; id?: string 
             )}
           </Field>
         </fieldset>
-        {original && original.deployTargets.length > 0 ? (
-          <p class="hint">
-            The {original.deployTargets.length} deploy target(s) of this definition are kept unchanged.
-          </p>
-        ) : null}
+        <DeployTargetsEditor
+          targets={form.deployTargets}
+          agents={agents}
+          errors={errors.fields}
+          onChange={(deployTargets) => {
+            // Errors of targets are by position: after a removal they would point at the wrong target.
+            if (deployTargets.length < form.deployTargets.length) {
+              setErrors((e) => ({
+                ...e,
+                fields: Object.fromEntries(Object.entries(e.fields).filter(([k]) => !k.startsWith('deployTargets'))),
+              }));
+            }
+            set({ deployTargets });
+          }}
+        />
         <div class="actions">
           <button type="submit" class="primary" disabled={busy}>
             {props.mode === 'edit' ? 'Save changes' : 'Create definition'}

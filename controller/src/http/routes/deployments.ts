@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CertFleetError, signedReceiptSchema } from '@certfleet/shared';
-import { deployNow, listDeployments } from '../../services/deployment/deployment-service';
+import { deploymentListQuerySchema, listDeploymentPage } from '../../services/deployment/deployment-list';
+import { deployNow } from '../../services/deployment/deployment-service';
 import { acceptReceipt, createOfflineBundle, offlineArchive } from '../../services/deployment/offline-bundle';
 import { actorOf, type RouteModule } from './types';
 
@@ -34,15 +35,13 @@ export const deploymentRoutes: RouteModule = (add, { ctx, agentPki, acquisition 
   add({
     method: 'GET',
     url: '/api/v1/deployments',
-    summary: 'Deployments, newest first — SPEC D2',
+    summary:
+      'Deployments, newest first, paged ({items, total}; filter by certificate or agent), each with the latest ' +
+      'monitor/deploy-check result of its check endpoint (latestCheck) — SPEC D2, D6',
     tags: ['deployments'],
     permission: 'repository:read',
-    query: z.object({ certificateId: z.uuid().optional(), agentId: z.uuid().optional() }).strict(),
-    handler: async ({ query }) =>
-      listDeployments(ctx, {
-        ...(query.certificateId ? { certificateId: query.certificateId } : {}),
-        ...(query.agentId ? { agentId: query.agentId } : {}),
-      }),
+    query: deploymentListQuerySchema,
+    handler: async ({ query }) => listDeploymentPage(ctx, query),
   });
   add({
     method: 'POST',

@@ -179,6 +179,18 @@ export async function offlineArchive(bundle: OfflineBundle, executable = agentEx
   }
 }
 
+/** The bundle id an (unverified) signed receipt names, or null when it names none readably. */
+function claimedBundleId(raw: unknown): string | null {
+  const text = (raw as { receipt?: unknown } | null)?.receipt;
+  if (typeof text !== 'string') return null;
+  try {
+    const id = (JSON.parse(text) as { bundleId?: unknown } | null)?.bundleId;
+    return typeof id === 'string' ? id.slice(0, 100) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Accepts an offline install receipt as the deploy check: the signature must verify with the receipt key kept for
  * this deployment and name its bundle. Verified when the served leaf equals the certificate.
@@ -197,6 +209,15 @@ export async function acceptReceipt(
     if (!d) throw new CertFleetError('CF_NOT_FOUND', `deployment: ${deploymentId} not found`);
     if (d.method !== 'offline' || !d.receiptPublicKey) {
       throw new CertFleetError('CF_RECEIPT_INVALID', 'receipt: this deployment was not an offline bundle');
+    }
+    // Named before the signature check: a receipt of another deployment fails its signature too, but the
+    // operator needs to hear that it is the wrong deployment, not a forgery.
+    const claimed = claimedBundleId(raw);
+    if (claimed !== null && claimed !== d.bundleId) {
+      throw new CertFleetError(
+        'CF_RECEIPT_INVALID',
+        `receipt: it is for bundle ${claimed}, not for the bundle of this deployment (${d.bundleId}): wrong deployment`
+      );
     }
     const receipt = verifyReceipt(raw, d.receiptPublicKey);
     if (receipt.bundleId !== d.bundleId || receipt.slot !== d.slot || receipt.version !== d.version) {

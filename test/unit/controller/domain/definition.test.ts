@@ -66,3 +66,36 @@ test('I2 subject and SANs from a certificate summary', (t) => {
     { type: 'email', value: 'x@example.com' },
   ]);
 });
+
+test('D1 an agent deploy target without agent or directory is refused at the missing field paths', (t) => {
+  const base = { name: 'x', subject: { commonName: 'x.example.test' } };
+  const r = definitionInputSchema.safeParse({
+    ...base,
+    deployTargets: [{ serverName: 'web', serverType: 'nginx', method: 'agent' }],
+  });
+  t.false(r.success);
+  t.deepEqual(r.error?.issues.map((i) => i.path.join('.')).sort(), [
+    'deployTargets.0.agentId',
+    'deployTargets.0.directory',
+  ]);
+  const noDir = definitionInputSchema.safeParse({
+    ...base,
+    deployTargets: [
+      { serverName: 'web', serverType: 'nginx', method: 'agent', agentId: '8f0b1a4e-5c1d-4a8e-9a57-3b1f7f0d2c11' },
+    ],
+  });
+  t.deepEqual(
+    noDir.error?.issues.map((i) => [i.path.join('.'), i.message]),
+    [['deployTargets.0.directory', 'an agent target needs a directory']]
+  );
+  // manual and offline targets need neither
+  t.true(
+    definitionInputSchema.safeParse({
+      ...base,
+      deployTargets: [
+        { serverName: 'a', serverType: 'apache', method: 'manual' },
+        { serverName: 'b', serverType: 'nginx', method: 'offline' },
+      ],
+    }).success
+  );
+});
