@@ -9,7 +9,7 @@ import type { AgentConfig } from '../../../agent/src/config';
 import { installOpenedBundle } from '../../../agent/src/installers/apply-plan';
 import { agentConfig, issueLeaf, openedBundle, type LeafMaterial } from '../../_helpers/install-bundles';
 import { assertCommands, testNeeding } from '../../_helpers/needs';
-import { freePort, liveCertificate, servedSha256, stopChild, tempRoot, waitForPort } from './_servers';
+import { freePort, liveCertificate, servedEventually, stopChild, tempRoot, waitForPort } from './_servers';
 
 const APACHE = 'apache2';
 const MODULES = '/usr/lib/apache2/modules';
@@ -101,7 +101,7 @@ test.after.always(async () => {
 test.serial(
   'D2 apache: a new version is installed, gracefully reloaded and served (installed + verified)',
   async (t) => {
-    t.is(await servedSha256(ctx.port), ctx.current.leafSha256);
+    t.is(await servedEventually(ctx.port, ctx.current.leafSha256), ctx.current.leafSha256);
     const next = await issueLeaf();
     const opened = await openedBundle(next, {
       target: {
@@ -116,7 +116,7 @@ test.serial(
     t.is(out.status, 'installed', `${out.message} ${out.stderrTail ?? ''}`);
     t.true(out.verified);
     t.is(out.servedSha256, next.leafSha256);
-    t.is(await servedSha256(ctx.port), next.leafSha256);
+    t.is(await servedEventually(ctx.port, next.leafSha256), next.leafSha256);
     t.deepEqual(liveCertificate(ctx.live), { leafSha256: next.leafSha256, keyMatches: true });
   }
 );

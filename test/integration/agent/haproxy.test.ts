@@ -8,7 +8,7 @@ import path from 'node:path';
 import { installOpenedBundle } from '../../../agent/src/installers/apply-plan';
 import { agentConfig, issueLeaf, openedBundle, type LeafMaterial } from '../../_helpers/install-bundles';
 import { assertCommands, testNeeding } from '../../_helpers/needs';
-import { freePort, liveCertificate, servedSha256, stopChild, tempRoot, waitForPort } from './_servers';
+import { freePort, liveCertificate, servedEventually, stopChild, tempRoot, waitForPort } from './_servers';
 
 const HAPROXY = 'haproxy';
 const test = testNeeding([HAPROXY]);
@@ -85,7 +85,7 @@ test.after.always(async () => {
 });
 
 test.serial('D2 haproxy: the combined PEM is installed, reloaded and served (installed + verified)', async (t) => {
-  t.is(await servedSha256(ctx.port), ctx.current.leafSha256);
+  t.is(await servedEventually(ctx.port, ctx.current.leafSha256), ctx.current.leafSha256);
   const next = await issueLeaf();
   const opened = await openedBundle(next, {
     target: { installer: 'haproxy', directory: ctx.live, probe: { host: '127.0.0.1', port: ctx.port } },
@@ -96,7 +96,7 @@ test.serial('D2 haproxy: the combined PEM is installed, reloaded and served (ins
   t.is(out.status, 'installed', `${out.message} ${out.stderrTail ?? ''}`);
   t.true(out.verified);
   t.is(out.servedSha256, next.leafSha256);
-  t.is(await servedSha256(ctx.port), next.leafSha256);
+  t.is(await servedEventually(ctx.port, next.leafSha256), next.leafSha256);
   t.deepEqual(liveCertificate(ctx.live), { leafSha256: next.leafSha256, keyMatches: true });
   t.is(fs.statSync(path.join(ctx.live, 'haproxy.pem')).mode & 0o777, 0o600);
 });

@@ -10,7 +10,15 @@ import type { AgentConfig } from '../../../agent/src/config';
 import { installOpenedBundle } from '../../../agent/src/installers/apply-plan';
 import { agentConfig, issueLeaf, openedBundle, type LeafMaterial } from '../../_helpers/install-bundles';
 import { assertCommands, testNeeding } from '../../_helpers/needs';
-import { freePort, liveCertificate, servedSha256, stopChild, tempRoot, waitForPort, waitForServed } from './_servers';
+import {
+  freePort,
+  liveCertificate,
+  servedEventually,
+  stopChild,
+  tempRoot,
+  waitForPort,
+  waitForServed,
+} from './_servers';
 
 interface Ctx {
   dir: string;
@@ -131,7 +139,7 @@ test.after.always(async () => {
 test.serial(
   'D2 nginx: the installed bundle is served; a second version replaces it (installed + verified)',
   async (t) => {
-    t.is(await servedSha256(ctx.port), ctx.current.leafSha256);
+    t.is(await servedEventually(ctx.port, ctx.current.leafSha256), ctx.current.leafSha256);
     const next = await issueLeaf();
     const out = await installOpenedBundle(await bundle(ctx, next), config(ctx));
     t.is(out.status, 'installed', out.message);
@@ -139,7 +147,7 @@ test.serial(
     t.true(out.verified);
     t.is(out.servedSha256, next.leafSha256);
     t.false(out.rolledBack);
-    t.is(await servedSha256(ctx.port), next.leafSha256);
+    t.is(await servedEventually(ctx.port, next.leafSha256), next.leafSha256);
     t.deepEqual(liveCertificate(ctx.live), { leafSha256: next.leafSha256, keyMatches: true });
     ctx.current = next;
   }
@@ -158,7 +166,7 @@ test.serial(
       t.regex(out.stderrTail ?? '', /this_is_not_a_directive/);
       t.is(fs.readlinkSync(ctx.live), before);
       t.deepEqual(liveCertificate(ctx.live), { leafSha256: ctx.current.leafSha256, keyMatches: true });
-      t.is(await servedSha256(ctx.port), ctx.current.leafSha256);
+      t.is(await servedEventually(ctx.port, ctx.current.leafSha256), ctx.current.leafSha256);
     } finally {
       fs.writeFileSync(ctx.extraConf, '');
     }
@@ -197,6 +205,6 @@ test.serial(
     t.is(out.servedSha256, ctx.current.leafSha256);
     t.true(out.rolledBack);
     t.deepEqual(liveCertificate(ctx.live), { leafSha256: ctx.current.leafSha256, keyMatches: true });
-    t.is(await servedSha256(ctx.port), ctx.current.leafSha256);
+    t.is(await servedEventually(ctx.port, ctx.current.leafSha256), ctx.current.leafSha256);
   }
 );
