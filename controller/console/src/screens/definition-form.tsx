@@ -150,26 +150,41 @@ export function DefinitionFormScreen(props: { mode: 'new' | 'edit'; id?: string 
   const [agents, setAgents] = useState<AgentRow[]>([]);
   const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
   const [loadError, setLoadError] = useState<unknown>(null);
+  /** False until the stored definition (edit) and the lists the form offers are loaded: no edit can be overwritten. */
+  const [ready, setReady] = useState(false);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    listProviderAccounts()
-      .then((r) => setAccounts(r.items))
-      .catch(() => setAccounts([]));
-    listTrustSets()
-      .then(setTrustSets)
-      .catch(() => setTrustSets([]));
-    listAgents()
-      .then(setAgents)
-      .catch(() => setAgents([]));
-    if (props.mode === 'edit' && props.id) {
-      getDefinition(props.id)
-        .then((d) => {
-          setOriginal(d);
-          setForm(stateOf(d));
-        })
-        .catch(setLoadError);
-    }
+    let live = true;
+    setReady(false);
+    setLoadError(null);
+    setOriginal(null);
+    // Provider accounts and trust sets only fill optional choices: the form works without them. The agents (the
+    // deploy-target editor's choices) and the stored definition are required: their typed error replaces the form.
+    Promise.all([
+      listProviderAccounts()
+        .then((r) => r.items)
+        .catch((): ProviderAccountRow[] => []),
+      listTrustSets().catch((): TrustSetRow[] => []),
+      listAgents(),
+      props.mode === 'edit' && props.id ? getDefinition(props.id) : Promise.resolve(null),
+    ])
+      .then(([accountRows, trustSetRows, agentRows, stored]) => {
+        if (!live) return;
+        setAccounts(accountRows);
+        setTrustSets(trustSetRows);
+        setAgents(agentRows);
+        setOriginal(stored);
+        setForm(stored ? stateOf(stored) : EMPTY);
+        setErrors(NO_ERRORS);
+        setReady(true);
+      })
+      .catch((err: unknown) => {
+        if (live) setLoadError(err);
+      });
+    return () => {
+      live = false;
+    };
   }, [props.mode, props.id]);
 
   const set = (patch: Partial<FormState>): void => setForm((f) => ({ ...f, ...patch }));
@@ -202,17 +217,31 @@ export function DefinitionFormScreen(props: { mode: 'new' | 'edit'; id?: string 
       </>
     );
   }
+  const breadcrumb = (
+    <p class="breadcrumb">
+      <Link href="/definitions">Certificate definitions</Link>
+      {original ? (
+        <>
+          {' › '}
+          <Link href={`/definitions/${original.id}`}>{original.name}</Link>
+        </>
+      ) : null}
+    </p>
+  );
+  if (!ready) {
+    return (
+      <>
+        {breadcrumb}
+        <ScreenHeading wid="W1">{title}</ScreenHeading>
+        <p role="status" class="loading">
+          {props.mode === 'edit' ? 'Loading definition…' : 'Loading the form…'}
+        </p>
+      </>
+    );
+  }
   return (
     <>
-      <p class="breadcrumb">
-        <Link href="/definitions">Certificate definitions</Link>
-        {original ? (
-          <>
-            {' › '}
-            <Link href={`/definitions/${original.id}`}>{original.name}</Link>
-          </>
-        ) : null}
-      </p>
+      {breadcrumb}
       <ScreenHeading wid="W1">{title}</ScreenHeading>
       <form class="form" noValidate onSubmit={(e) => void submit(e)} aria-label={title}>
         <ErrorText error={errors.form} id="definition-form-error" />
@@ -421,18 +450,27 @@ export function DefinitionCloneScreen(props: { id: string }): JSX.Element {
       </p>
       <ScreenHeading wid="W1">Clone definition {source?.name ?? ''}</ScreenHeading>
       <p>The copy has the same subject, SANs, issuer, modes and deploy targets, and no certificates or requests.</p>
-      <form class="form" noValidate onSubmit={(e) => void submit(e)} aria-label="Clone definition">
+      {source ? null : errors.form ? (
         <ErrorText error={errors.form} />
-        <Field id="clone-name" label="Name of the copy" error={errors.fields.name}>
-          {(a) => <input {...a} value={name} onInput={(e) => setName(e.currentTarget.value)} />}
-        </Field>
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy || !source}>
-            Clone
-          </button>
-          <Link href={source ? `/definitions/${source.id}` : '/definitions'}>Cancel</Link>
-        </div>
-      </form>
+      ) : (
+        <p role="status" class="loading">
+          Loading definition…
+        </p>
+      )}
+      {source ? (
+        <form class="form" noValidate onSubmit={(e) => void submit(e)} aria-label="Clone definition">
+          <ErrorText error={errors.form} />
+          <Field id="clone-name" label="Name of the copy" error={errors.fields.name}>
+            {(a) => <input {...a} value={name} onInput={(e) => setName(e.currentTarget.value)} />}
+          </Field>
+          <div class="actions">
+            <button type="submit" class="primary" disabled={busy}>
+              Clone
+            </button>
+            <Link href={`/definitions/${source.id}`}>Cancel</Link>
+          </div>
+        </form>
+      ) : null}
     </>
   );
 }

@@ -16,6 +16,8 @@ import { commonNameOf, formatDateTime, plural } from '../format';
 import { Link } from '../router';
 
 const PAGE_SIZE = 20;
+/** Messages longer than this are clamped to a few lines in the row, with a toggle to show them in full. */
+const LONG_MESSAGE = 100;
 
 /** What the last action on a row did: in progress, done (text), or the controller's typed error. */
 type RowOutcome =
@@ -43,6 +45,7 @@ export function DeploymentsSection(props: {
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [outcomes, setOutcomes] = useState<Record<string, RowOutcome>>({});
+  const [expanded, setExpanded] = useState<Record<string, boolean>>({});
   const [receiptErrors, setReceiptErrors] = useState<Record<string, unknown>>({});
   const [manual, setManual] = useState<ManualAction>(null);
   const [note, setNote] = useState('');
@@ -176,7 +179,7 @@ export function DeploymentsSection(props: {
         <DataTable
           id="deployments-table"
           caption={<>{plural(page.total, 'deployment')}, newest first</>}
-          columns={['Server', 'Certificate', 'Method', 'Status', 'Latest check', 'Updated', 'Actions']}
+          columns={['Server and certificate', 'Status', 'Latest check', 'Actions']}
         >
           {page.items.map((d) => {
             const o = outcomes[d.id];
@@ -187,14 +190,28 @@ export function DeploymentsSection(props: {
               <tr key={d.id} data-deployment={d.id}>
                 <th scope="row">
                   {name}
-                  <span class="sub">{d.target.serverType ?? ''}</span>
+                  <span class="sub">
+                    {d.target.serverType ? `${d.target.serverType} · ` : ''}
+                    {d.method}
+                  </span>
+                  <span class="deployment-certificate">
+                    <span class="visually-hidden">Certificate </span>
+                    {cnById.get(d.certificateId) ?? <code>{d.certificateId.slice(0, 8)}</code>}
+                  </span>
                 </th>
-                <td>{cnById.get(d.certificateId) ?? <code>{d.certificateId.slice(0, 8)}</code>}</td>
-                <td>{d.method}</td>
-                <td>
+                <td class="deployment-status">
                   <StatusBadge state={d.status} label={d.status} />
                   {d.reason ? <span class="sub">{d.reason}</span> : null}
-                  {d.message ? <span class="sub deployment-message">{d.message}</span> : null}
+                  {d.message ? (
+                    <DeploymentMessage
+                      id={d.id}
+                      name={name}
+                      text={d.message}
+                      expanded={expanded[d.id] === true}
+                      onToggle={() => setExpanded((all) => ({ ...all, [d.id]: !all[d.id] }))}
+                    />
+                  ) : null}
+                  <span class="sub">updated {formatDateTime(d.updatedAt)}</span>
                 </td>
                 <td class="latest-check">
                   {d.latestCheck ? (
@@ -215,10 +232,9 @@ export function DeploymentsSection(props: {
                     <span class="sub">not checked yet ({d.checkEndpoint})</span>
                   )}
                 </td>
-                <td class="nowrap">{formatDateTime(d.updatedAt)}</td>
                 <td class="row-action deployment-actions">
                   {open ? (
-                    <>
+                    <div class="deployment-buttons">
                       <button type="button" disabled={o?.state === 'busy'} onClick={() => void checkNow(d)}>
                         Check now<span class="visually-hidden"> {name}</span>
                       </button>
@@ -228,17 +244,16 @@ export function DeploymentsSection(props: {
                       <button type="button" disabled={o?.state === 'busy'} onClick={() => openManual(d, true)}>
                         Continue without check…<span class="visually-hidden"> {name}</span>
                       </button>
-                    </>
+                    </div>
                   ) : (
                     <span class="sub">superseded by a newer deployment</span>
                   )}
                   {open && d.method === 'offline' && !d.receiptAt ? (
-                    <div class="field receipt-field">
-                      <label for={`receipt-${d.id}`}>
-                        Upload receipt<span class="visually-hidden"> of {name}</span>
-                      </label>
+                    <div class="receipt-field">
+                      {/* The file input is visually hidden but focusable; its label looks like the other buttons. */}
                       <input
                         id={`receipt-${d.id}`}
+                        class="receipt-input"
                         type="file"
                         accept="application/json,.json"
                         disabled={o?.state === 'busy'}
@@ -246,6 +261,9 @@ export function DeploymentsSection(props: {
                         aria-describedby={rErr ? `receipt-error-${d.id}` : undefined}
                         onChange={(e) => void receipt(d, e.currentTarget)}
                       />
+                      <label for={`receipt-${d.id}`} class="receipt-button">
+                        Upload receipt…<span class="visually-hidden"> of {name}</span>
+                      </label>
                       <ErrorText error={rErr} id={`receipt-error-${d.id}`} />
                     </div>
                   ) : null}
@@ -304,5 +322,39 @@ export function DeploymentsSection(props: {
         </ConfirmDialog>
       ) : null}
     </section>
+  );
+}
+
+/**
+ * A deployment's message (agent id, install path, SHA-256 …): wraps anywhere inside its cell; a long one is clamped
+ * to three lines (screen readers still read it whole) with a toggle to show it in full, so rows stay short.
+ */
+function DeploymentMessage(props: {
+  id: string;
+  name: string;
+  text: string;
+  expanded: boolean;
+  onToggle: () => void;
+}): JSX.Element {
+  const long = props.text.length > LONG_MESSAGE;
+  const clamped = long && !props.expanded;
+  return (
+    <>
+      <span id={`deployment-message-${props.id}`} class={`sub deployment-message${clamped ? ' clamped' : ''}`}>
+        {props.text}
+      </span>
+      {long ? (
+        <button
+          type="button"
+          class="message-toggle"
+          aria-expanded={props.expanded ? 'true' : 'false'}
+          aria-controls={`deployment-message-${props.id}`}
+          onClick={props.onToggle}
+        >
+          {props.expanded ? 'Show less' : 'Show full message'}
+          <span class="visually-hidden"> of {props.name}</span>
+        </button>
+      ) : null}
+    </>
   );
 }

@@ -1,5 +1,5 @@
 import type { JSX } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useState } from 'preact/hooks';
 import { caDownloadUrls, issueClientCertificate, listCas, type CaRow, type User } from '../api';
 import { formatDate } from '../format';
 import { ErrorText, Notice, StatusBadge } from '../components/messages';
@@ -13,11 +13,16 @@ import { ScreenHeading } from '../components/screen-heading';
 export function PrivateCaScreen(props: { user: User }): JSX.Element {
   const [cas, setCas] = useState<CaRow[] | null>(null);
   const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
+  // Loaded on entry and again after each client certificate issued here, so the issued / revoked counts stay current.
+  const load = useCallback(() => {
     listCas()
-      .then((r) => setCas(r.items))
+      .then((r) => {
+        setCas(r.items);
+        setError(null);
+      })
       .catch(setError);
   }, []);
+  useEffect(load, [load]);
   return (
     <>
       <ScreenHeading wid="W10">Private CA</ScreenHeading>
@@ -46,7 +51,7 @@ export function PrivateCaScreen(props: { user: User }): JSX.Element {
                 <code class="hash">{ca.sha256 ?? '—'}</code>
               </dd>
               <dt>Issued / revoked</dt>
-              <dd>
+              <dd class="ca-counts">
                 {ca.issued} / {ca.revoked} (CRL number {ca.crlNumber})
               </dd>
             </dl>
@@ -77,12 +82,16 @@ export function PrivateCaScreen(props: { user: User }): JSX.Element {
           </section>
         );
       })}
-      {props.user.role === 'admin' ? <ClientCertificateForm defaultUser={props.user.username} /> : null}
+      {props.user.role === 'admin' ? <ClientCertificateForm defaultUser={props.user.username} onIssued={load} /> : null}
     </>
   );
 }
 
-function ClientCertificateForm(props: { defaultUser: string }): JSX.Element {
+function ClientCertificateForm(props: {
+  defaultUser: string;
+  /** Called after each issuance (the CA's counts changed). */
+  onIssued: () => void;
+}): JSX.Element {
   const [username, setUsername] = useState(props.defaultUser);
   const [password, setPassword] = useState('');
   const [days, setDays] = useState('365');
@@ -99,6 +108,7 @@ function ClientCertificateForm(props: { defaultUser: string }): JSX.Element {
       downloadBlob(r.blob, r.fileName);
       setIssued({ fileName: r.fileName, serial: r.serial, sha256: r.sha256 });
       setPassword('');
+      props.onIssued();
     } catch (err) {
       setErrors(formErrors(err, ['username', 'password', 'validityDays'], { CF_NOT_FOUND: 'username' }));
     } finally {
