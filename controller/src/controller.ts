@@ -1,3 +1,6 @@
+import type { Server as HttpsServer } from 'node:https';
+import { type ConsoleCertificateWatcher, watchConsoleCertificate } from './http/console-certificate-watcher';
+import { leafSha256OfPem } from './services/console-certificate-service';
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -16,6 +19,7 @@ import { defaultAcquisitionDeps } from './services/acquisition/defaults';
 import { issueGrpcServerIdentity, loadOrCreateAgentPki } from './services/agents/agent-pki';
 import { bootstrap } from './services/bootstrap-service';
 import { startDiscoveryRunner, type DiscoveryScanRunner } from './services/discovery/scan-runner';
+import { backfillDeployTargetEndpoints } from './services/monitoring/deploy-target-endpoints';
 import { startRunExecutor, type RunExecutor, type RunExecutorOptions } from './services/monitoring/run-executor';
 import type { ServiceContext } from './services/context';
 import { ensureDatabase, openDatabase, withDatabase, type Database } from './storage/database';
@@ -117,6 +121,8 @@ export interface RunningController {
   agentServer: AgentServer;
   /** SHA-256 of the agent CA certificate (what `certfleet-agent enroll --ca-sha256` expects). */
   agentCaSha256: string;
+  /** Hot swap of the console's TLS certificate when its definition gets a new current certificate (SPEC U3). */
+  consoleCertificate: ConsoleCertificateWatcher;
   stop(): Promise<void>;
 }
 
@@ -156,6 +162,12 @@ export async function startController(
   let runExecutor: RunExecutor | undefined;
   try {
     const ctx: ServiceContext = { db: store.db, masterKey: store.masterKey, clock: options.clock ?? systemClock, log };
+    // Deploy targets of definitions made before derived endpoints existed become monitored endpoints (once).
+    const backfilled = await backfillDeployTargetEndpoints(
+      ctx,
+      config.httpsPort ? { controllerHttpsPort: config.httpsPort } : {}
+    );
+    if (backfilled) log.info({ endpoints: backfilled }, 'deploy targets added to monitoring');
     const boot = await bootstrap(ctx, config.publicHostnames);
     if (boot.caCreated) log.info('built-in root CA created');
     if (boot.consoleCertificate.renewed) log.info('console TLS certificate issued by the built-in CA');
@@ -203,7 +215,15 @@ export async function startController(
     await app.listen({ port: config.httpsPort, host: config.httpsHost });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.httpsPort;
+    ctx.httpsPort = port;
     const url = `https://127.0.0.1:${port}`;
+    // The console definition is renewed by the scheduler like any other; its new certificate is served without a restart.
+    const consoleCertificate = watchConsoleCertificate(
+      ctx,
+      app.server as unknown as Pick<HttpsServer, 'setSecureContext'>,
+      leafSha256OfPem(boot.consoleCertificate.certificatePem),
+      log
+    );
     log.info({ url, ms: Date.now() - t0, version: VERSION }, 'controller listening');
     const running = app;
     const sched = scheduler;
@@ -220,8 +240,10 @@ export async function startController(
       initialAdmin: boot.initialAdmin,
       agentServer: agents,
       agentCaSha256: agentPki.caSha256,
+      consoleCertificate,
       stop: () =>
         (stopping ??= (async () => {
+          consoleCertificate.stop();
           await runs.stop(); // in-flight monitoring runs close as interrupted while the database is still open
           await running.close();
           await scans.stop(); // this process's running scans close as interrupted while the database is open

@@ -76,6 +76,8 @@ export const ERROR_CODES = [
   // trusted CA sets (SPEC T1, T2)
   'CF_TRUST_SET_READ_ONLY',
   'CF_TRUST_SET_IN_USE',
+  // monitored endpoints derived from deploy targets (SPEC D1, D6)
+  'CF_ENDPOINT_DERIVED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -22,6 +22,14 @@ export function proberOf(e: Pick<MonitoredEndpoint, 'probeFrom' | 'agentId' | 's
   return e.site ? { kind: 'site', site: e.site } : null;
 }
 
+/**
+ * Where an endpoint comes from: added by an operator (`manual`), by a discovery import (`discovery`), or derived
+ * from a deploy target of a Lifecycle-Managed definition (`deploy-target`, SPEC D1, D6; kept in step with the
+ * definition's `deployTargets`, only `enabled` is the operator's).
+ */
+export const ENDPOINT_SOURCES = ['manual', 'discovery', 'deploy-target'] as const;
+export type EndpointSource = (typeof ENDPOINT_SOURCES)[number];
+
 export interface MonitoredEndpoint {
   id: string;
   definitionId: string;
@@ -37,6 +45,10 @@ export interface MonitoredEndpoint {
   site?: string | null;
   /** False: left out of scheduled runs (SPEC D6 "disable periodic monitoring"). */
   enabled: boolean;
+  /** @default 'manual' */
+  source?: EndpointSource;
+  /** The index in the definition's `deployTargets` of a `deploy-target` endpoint; null otherwise. */
+  deployTargetIndex?: number | null;
   createdAt: Date;
   updatedAt: Date;
 }

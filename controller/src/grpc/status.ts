@@ -66,6 +66,7 @@ export const grpcStatusByCode: Readonly<Record<ErrorCode, grpc.status>> = {
   CF_MONITOR_RUN_INTERRUPTED: S.UNAVAILABLE,
   CF_TRUST_SET_READ_ONLY: S.FAILED_PRECONDITION,
   CF_TRUST_SET_IN_USE: S.FAILED_PRECONDITION,
+  CF_ENDPOINT_DERIVED: S.FAILED_PRECONDITION,
 };
 
 /** A grpc-js ServiceError for any thrown value; unknown errors become INTERNAL without leaking their text. */

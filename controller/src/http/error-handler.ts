@@ -61,6 +61,7 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   CF_MONITOR_RUN_INTERRUPTED: 503,
   CF_TRUST_SET_READ_ONLY: 409,
   CF_TRUST_SET_IN_USE: 409,
+  CF_ENDPOINT_DERIVED: 409,
 };
 
 /** Maps framework errors (bad JSON, body too large, unsupported media type) to our typed errors. */

@@ -32,6 +32,12 @@ async function setting(em: Em, key: string): Promise<unknown> {
   return (await em.findOne(SettingEntity, { key }))?.value;
 }
 
+/** The id of the console's own definition (type "this controller", SPEC U3), once bootstrap has made it. */
+export async function consoleDefinitionId(em: Em): Promise<string | undefined> {
+  const id = await setting(em, CONSOLE_DEFINITION_KEY);
+  return typeof id === 'string' ? id : undefined;
+}
+
 /** The active built-in root CA; created on first start (SPEC C1) with its key sealed under the KEK. */
 async function ensureRootCa(
   ctx: ServiceContext,

@@ -17,6 +17,8 @@ export interface ServiceContext {
   discoveryRunner?: DiscoveryRunnerHandle;
   /** pg-boss cron schedules, global in the database (absent in CLI processes: applied at the next start). */
   jobSchedules?: JobSchedules;
+  /** The port this controller's HTTPS listener is bound to (the default check port of `this-controller` targets). */
+  httpsPort?: number;
 }
 
 /** A queue's cron schedule as pg-boss holds it (shared by every replica on the database). */

@@ -15,6 +15,7 @@ import { DefinitionEntity } from '../storage/entities';
 import { findPage } from '../storage/find-page';
 import { appendAudit } from './audit-service';
 import type { Actor, ServiceContext } from './context';
+import { deriveOptionsOf, syncDeployTargetEndpoints } from './monitoring/deploy-target-endpoints';
 
 function assertValid(input: DefinitionInput): void {
   const problems = definitionProblems(input);
@@ -89,7 +90,12 @@ export async function createDefinition(
   actor: Actor
 ): Promise<CertificateDefinition> {
   const input = parseInput(definitionInputSchema, raw, 'definition');
-  return ctx.db.em().transactional((em) => insertDefinition(em, input, ctx.clock.now(), actor));
+  return ctx.db.em().transactional(async (em) => {
+    const def = await insertDefinition(em, input, ctx.clock.now(), actor);
+    // Every deploy target of a managed definition is a monitored endpoint (SPEC D1, D6), in the same transaction.
+    await syncDeployTargetEndpoints(em, def, ctx.clock.now(), actor, { ...deriveOptionsOf(ctx), isNew: true });
+    return def;
+  });
 }
 
 export async function getDefinition(em: Em, id: string): Promise<CertificateDefinition> {
@@ -112,6 +118,7 @@ export async function updateDefinition(
     assertValid(next);
     if (patch.name) await assertNameFree(em, patch.name, id);
     em.assign(def, { ...patch, updatedAt: ctx.clock.now() });
+    await syncDeployTargetEndpoints(em, def, ctx.clock.now(), actor, deriveOptionsOf(ctx));
     await appendAudit(
       em,
       {
@@ -130,6 +137,7 @@ export async function updateDefinition(
 export async function deleteDefinition(ctx: ServiceContext, id: string, actor: Actor): Promise<void> {
   await ctx.db.em().transactional(async (em) => {
     const def = await getDefinition(em, id);
+    // its endpoints (derived ones included) go with it: monitored_endpoints.definition_id cascades
     em.remove(def);
     await appendAudit(
       em,
@@ -149,7 +157,9 @@ export async function cloneDefinition(
   const parsedName = parseInput(z.string().min(1).max(200), name, 'definition.clone');
   return ctx.db.em().transactional(async (em) => {
     const source = await getDefinition(em, id);
-    return insertDefinition(em, cloneDefinitionInput(source, parsedName), ctx.clock.now(), actor, source.id);
+    const def = await insertDefinition(em, cloneDefinitionInput(source, parsedName), ctx.clock.now(), actor, source.id);
+    await syncDeployTargetEndpoints(em, def, ctx.clock.now(), actor, { ...deriveOptionsOf(ctx), isNew: true });
+    return def;
   });
 }
 

@@ -287,7 +287,8 @@ test.serial(
     await table.locator('caption').filter({ hasText: 'monitor view' }).waitFor();
     t.is(await page.getByRole('button', { name: 'Monitor view' }).getAttribute('aria-pressed'), 'true');
     t.is(await table.locator('thead th').nth(3).textContent(), 'Latest check');
-    t.is(await cell('shop.example.test', 'monitor').textContent(), 'not monitored');
+    // its deploy target (web1) is a monitored endpoint (SPEC D1, D6) that no run has checked yet
+    t.is(await cell('shop.example.test', 'monitor').textContent(), 'not checked yet');
     await assertAccessible(t, page, 'definitions-monitor-view');
     await screenshot(page, 'definitions-monitor-view');
     await page.getByRole('button', { name: 'Monitor view' }).click();
@@ -422,6 +423,12 @@ test.serial(
 
 test.serial('W6 monitor control: run now, the run in the history, its per-endpoint report', async (t) => {
   const { page, problems, ids } = must();
+  // The endpoint derived from shop's deploy target (SPEC D1) is switched off (D6 "disable periodic monitoring").
+  const derived = await ok<Array<{ id: string; source: string }>>('GET', `/api/v1/definitions/${ids.shop}/endpoints`);
+  t.is(derived.filter((e) => e.source === 'deploy-target').length, 1);
+  for (const e of derived.filter((d) => d.source === 'deploy-target')) {
+    await ok('PATCH', `/api/v1/definitions/${ids.shop}/endpoints/${e.id}`, { enabled: false });
+  }
   // One endpoint nobody listens on: the run finds it unreachable.
   await ok('POST', `/api/v1/definitions/${ids.shop}/endpoints`, {
     host: '127.0.0.1',

@@ -253,6 +253,7 @@ export async function importFindings(
           probeFrom: agentId === null ? 'controller' : 'agent',
           agentId,
           enabled: true,
+          source: 'discovery',
           createdAt: now,
           updatedAt: now,
         };

@@ -4,13 +4,23 @@
  * prober is given as `prober: {kind: 'controller'} | {kind: 'agent', agentId} | {kind: 'site', site}`, or (as
  * before) as `probeFrom` + `agentId` / `site`; responses carry both. Disabling an endpoint leaves it out of
  * scheduled runs ("disable periodic monitoring"). Every change is audited.
+ *
+ * Endpoints with `source: 'deploy-target'` are derived from a managed definition's deploy targets
+ * (deploy-target-endpoints.ts): only `enabled` is the operator's; other changes and deletion are refused with
+ * CF_ENDPOINT_DERIVED (edit or remove the deploy target, or disable the endpoint, instead).
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { z } from 'zod';
 import { CertFleetError, STARTTLS_PROTOCOLS } from '@certfleet/shared';
 import { isDnsName } from '../../domain/definition';
-import { SITE_PATTERN, proberOf, type MonitoredEndpoint, type Prober } from '../../domain/monitoring';
+import {
+  SITE_PATTERN,
+  proberOf,
+  type EndpointSource,
+  type MonitoredEndpoint,
+  type Prober,
+} from '../../domain/monitoring';
 import type { Em } from '../../storage/database';
 import { AgentEntity, MonitoredEndpointEntity } from '../../storage/entities';
 import { appendAudit } from '../audit-service';
@@ -65,10 +75,33 @@ type EndpointFields = Pick<
 >;
 
 /** An endpoint as the API shows it: the stored fields and the prober as one value. */
-export type EndpointView = MonitoredEndpoint & { site: string | null; prober: Prober | null };
+export type EndpointView = MonitoredEndpoint & {
+  site: string | null;
+  prober: Prober | null;
+  source: EndpointSource;
+  deployTargetIndex: number | null;
+};
 
 function view(e: MonitoredEndpoint): EndpointView {
-  return { ...e, site: e.site ?? null, prober: proberOf(e) };
+  return {
+    ...e,
+    site: e.site ?? null,
+    prober: proberOf(e),
+    source: e.source ?? 'manual',
+    deployTargetIndex: e.deployTargetIndex ?? null,
+  };
+}
+
+/** Refuses a change other than `enabled` (or a deletion) of an endpoint derived from a deploy target. */
+function assertNotDerived(row: MonitoredEndpoint, what: string): void {
+  if (row.source !== 'deploy-target') return;
+  throw new CertFleetError(
+    'CF_ENDPOINT_DERIVED',
+    `monitoring: endpoint ${row.host}:${row.port} is derived from deploy target #${row.deployTargetIndex ?? '?'} of ` +
+      `its definition and cannot be ${what}; edit or remove the deploy target, or set enabled: false to stop ` +
+      'monitoring it periodically',
+    { details: { endpointId: row.id, deployTargetIndex: row.deployTargetIndex ?? null } }
+  );
 }
 
 /**
@@ -159,6 +192,8 @@ export async function createEndpoint(
       agentId: prober.agentId ?? null,
       site: prober.site ?? null,
       enabled: input.enabled,
+      source: 'manual',
+      deployTargetIndex: null,
       createdAt: now,
       updatedAt: now,
     });
@@ -218,8 +253,10 @@ export async function updateEndpoint(
   const now = ctx.clock.now();
   return ctx.db.em().transactional(async (em) => {
     const row = await getEndpoint(em, definitionId, endpointId);
+    if (Object.keys(parsed).some((k) => k !== 'enabled')) assertNotDerived(row, 'changed (only enabled can be)');
     const next = normaliseProber({ ...row, ...patch, ...probing } as MonitoredEndpoint);
-    await assertProbePath(em, next);
+    // a derived endpoint's prober follows its deploy target (its agent may be gone); only `enabled` changes here
+    if (row.source !== 'deploy-target') await assertProbePath(em, next);
     em.assign(row, {
       host: next.host,
       port: next.port,
@@ -255,6 +292,7 @@ export async function deleteEndpoint(
 ): Promise<void> {
   await ctx.db.em().transactional(async (em) => {
     const row = await getEndpoint(em, definitionId, endpointId);
+    assertNotDerived(row, 'deleted');
     em.remove(row);
     await appendAudit(
       em,

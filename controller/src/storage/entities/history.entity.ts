@@ -54,6 +54,10 @@ export const DeploymentHistoryEntity = new EntitySchema<DeploymentRecord>({
 export const MonitoringHistoryEntity = new EntitySchema<MonitoringRecord>({
   name: 'MonitoringHistory',
   tableName: 'monitoring_history',
+  // The latest check per (definition, endpoint) of the deployment list (deployment-list.ts, SPEC W3).
+  indexes: [
+    { name: 'monitoring_history_definition_endpoint_at_idx', properties: ['definitionId', 'endpoint', 'at', 'id'] },
+  ],
   properties: {
     id: { type: 'uuid', primary: true },
     definitionId: {

@@ -30,6 +30,8 @@ export const MonitoredEndpointEntity = new EntitySchema<MonitoredEndpoint>({
     },
     site: { type: 'string', length: 63, nullable: true },
     enabled: { type: 'boolean' },
+    source: { type: 'string', length: 20, default: 'manual' },
+    deployTargetIndex: { type: 'integer', nullable: true },
     createdAt: { type: 'datetime', columnType: 'timestamptz' },
     updatedAt: { type: 'datetime', columnType: 'timestamptz' },
   },

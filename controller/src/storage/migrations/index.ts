@@ -10,6 +10,7 @@ import { Migration20261126011310_sites_and_run_requests } from './Migration20261
 import { Migration20261126011615_discovery_scans } from './Migration20261126011615_discovery_scans';
 import { Migration20261126035057_list_paging } from './Migration20261126035057_list_paging';
 import { Migration20261126035101_login_throttle } from './Migration20261126035101_login_throttle';
+import { Migration20261126044314_deploy_target_endpoints } from './Migration20261126044314_deploy_target_endpoints';
 
 /**
  * Every migration, in order, listed explicitly so that bundles and single executables need no folder scanning.
@@ -27,4 +28,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126011615_discovery_scans', class: Migration20261126011615_discovery_scans },
   { name: 'Migration20261126035057_list_paging', class: Migration20261126035057_list_paging },
   { name: 'Migration20261126035101_login_throttle', class: Migration20261126035101_login_throttle },
+  { name: 'Migration20261126044314_deploy_target_endpoints', class: Migration20261126044314_deploy_target_endpoints },
 ];
