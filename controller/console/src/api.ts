@@ -296,6 +296,8 @@ export interface MonitorRunRow {
   ok: number;
   warning: number;
   failing: number;
+  /** Endpoints observed so far (a running run's progress, written with its heartbeat). */
+  done?: number;
 }
 
 export interface MonitorResult {

@@ -34,6 +34,28 @@ export function MonitoringScreen({ user }: { user: User }): JSX.Element {
   }, []);
   useEffect(load, [load]);
 
+  const [progress, setProgress] = useState<MonitorRunRow | null>(null);
+  // While "run now" waits for its run, the run row's progress (done of endpoints, written with its heartbeat).
+  useEffect(() => {
+    if (!running) return undefined;
+    const since = Date.now() - 5_000;
+    const timer = setInterval(() => {
+      listRuns(5)
+        .then((rows) =>
+          setProgress(
+            rows.find(
+              (r) => r.status === 'running' && r.trigger === 'manual' && new Date(r.startedAt).getTime() >= since
+            ) ?? null
+          )
+        )
+        .catch(() => undefined);
+    }, 1_000);
+    return () => {
+      clearInterval(timer);
+      setProgress(null);
+    };
+  }, [running]);
+
   const run = async (): Promise<void> => {
     setRunning(true);
     setRunError(null);
@@ -58,7 +80,20 @@ export function MonitoringScreen({ user }: { user: User }): JSX.Element {
         <button type="button" class="primary" disabled={running} onClick={() => void run()}>
           {running ? 'Running…' : 'Run monitor now'}
         </button>
-        {running ? <Notice>Probing endpoints; this can take a while for many endpoints.</Notice> : null}
+        {running && !progress ? <Notice>Probing endpoints; this can take a while for many endpoints.</Notice> : null}
+        {running && progress ? (
+          <div class="run-progress">
+            <progress
+              id="run-progressbar"
+              max={Math.max(1, progress.endpoints)}
+              value={progress.done ?? 0}
+              aria-label="Run progress"
+            />
+            <p role="status">
+              {progress.done ?? 0} / {plural(progress.endpoints, 'endpoint')} observed
+            </p>
+          </div>
+        ) : null}
         {last ? (
           <Notice>
             Run finished: {plural(last.endpoints, 'endpoint')} checked — {runSummary(last)}.{' '}
