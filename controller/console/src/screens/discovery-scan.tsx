@@ -16,6 +16,7 @@ import { ScreenHeading } from '../components/screen-heading';
 import { formatDate, formatDateTime } from '../format';
 import { Link } from '../router';
 import { scanBadge } from './discovery';
+import { importChunks } from '../import-chunks';
 
 const FINISHED: ReadonlyArray<ScanRow['status']> = ['done', 'failed', 'cancelled', 'interrupted'];
 const POLL_MS = 1000;
@@ -151,6 +152,7 @@ function FindingsImport({ scanId, findings }: { scanId: string; findings: Findin
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [result, setResult] = useState<ImportFindingsAnswer | null>(null);
+  const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
 
   if (findings.length === 0) return <p class="empty">The scan found no TLS certificates.</p>;
   const all = selected.size === findings.length;
@@ -171,13 +173,29 @@ function FindingsImport({ scanId, findings }: { scanId: string; findings: Findin
       return;
     }
     setBusy(true);
+    const chunks = importChunks(findings, selected);
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    let sum: ImportFindingsAnswer = { scanId, mode, imported: [], duplicates: [], rejected: [] };
+    setProgress({ done: 0, total });
     try {
-      setResult(await importScanFindings(scanId, [...selected], mode));
+      // In chunks (each one request, all-or-nothing on the server) so a large import shows its progress.
+      for (const chunk of chunks) {
+        const answer = await importScanFindings(scanId, chunk, mode);
+        sum = {
+          ...sum,
+          imported: [...sum.imported, ...answer.imported],
+          duplicates: [...sum.duplicates, ...answer.duplicates],
+          rejected: [...sum.rejected, ...answer.rejected],
+        };
+        setProgress((p) => (p ? { ...p, done: p.done + chunk.length } : p));
+        setResult(sum);
+      }
       setSelected(new Set());
     } catch (err) {
       setError(err);
     } finally {
       setBusy(false);
+      setProgress(null);
     }
   };
 
@@ -268,6 +286,19 @@ function FindingsImport({ scanId, findings }: { scanId: string; findings: Findin
           {busy ? 'Importing…' : `Import ${selected.size} selected`}
         </button>
       </div>
+      {progress ? (
+        <div class="run-progress">
+          <progress
+            id="import-progressbar"
+            max={Math.max(1, progress.total)}
+            value={progress.done}
+            aria-label="Import progress"
+          />
+          <p role="status">
+            {progress.done} / {progress.total} findings imported
+          </p>
+        </div>
+      ) : null}
       {result ? <ImportResult result={result} /> : null}
     </form>
   );
