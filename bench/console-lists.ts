@@ -15,6 +15,7 @@ import path from 'node:path';
 import { startEmbeddedPostgres, type RunningPostgres } from '../controller/src/storage/embedded-postgres';
 import { bulkSeed } from '../test/_helpers/bulk-seed';
 import { startTestController, type TestController } from '../test/_helpers/controller';
+import { writeResultsJson } from './results';
 
 export interface ConsoleListsOptions {
   count?: number;
@@ -198,19 +199,7 @@ export async function runConsoleListsBench(options: ConsoleListsOptions = {}): P
       '',
     ];
     process.stdout.write(lines.join('\n'));
-    const out =
-      options.out ??
-      path.join(
-        __dirname,
-        'results',
-        `console-lists-${new Date()
-          .toISOString()
-          .replace(/:/g, '-')
-          .replace(/\.\d+Z$/, 'Z')}.json`
-      );
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-    log(`results: ${out}`);
+    writeResultsJson('console-lists', results, options.out);
   } finally {
     for (const t of targets) {
       t.agent.destroy();

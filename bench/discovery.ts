@@ -22,6 +22,7 @@ import { type PortSpec, type Target, expandTargets, scan, systemTrustSet } from 
 import { opensslSelfSigned } from '../test/_helpers/openssl-cert';
 import { type NodeFarm, startNodeFarm } from './monitor-farm';
 import { parseNmapSslCert } from './monitor-sweep';
+import { writeResultsJson } from './results';
 
 const run = promisify(execFile);
 
@@ -391,20 +392,15 @@ export async function runDiscoveryBench(options: DiscoveryBenchOptions = {}): Pr
       `| ${p.part} | ${p.targets} × ${p.pairs / p.targets} | ${fmt(p.certfleet.medianTargetsPerS)} (${fmt(p.certfleet.medianPairsPerS)}) | ${fmt(p.nmap.medianTargetsPerS)} (${fmt(p.nmap.medianPairsPerS)}) | ${p.ratio ?? '—'} | ${[...p.certfleet.runs, ...p.nmap.runs].map((f) => f.findings).join('/')} (${p.expectedFindings}) | ${p.findingsIdentical ?? '—'} |`
     );
   process.stdout.write(`${lines.join('\n')}\n\n`);
-  const out =
-    options.out ??
-    path.join(
-      __dirname,
-      'results',
-      `discovery-${new Date()
-        .toISOString()
-        .replace(/:/g, '-')
-        .replace(/\.\d+Z$/, 'Z')}.json`
-    );
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(
-    out,
-    `${JSON.stringify({ bench: 'discovery', finishedAt: new Date().toISOString(), machine: { cores: os.availableParallelism(), node: process.version, loadAtStart: +load.toFixed(2) }, options: { part, ...o }, parts }, null, 2)}\n`
+  writeResultsJson(
+    'discovery',
+    {
+      bench: 'discovery',
+      finishedAt: new Date().toISOString(),
+      machine: { cores: os.availableParallelism(), node: process.version, loadAtStart: +load.toFixed(2) },
+      options: { part, ...o },
+      parts,
+    },
+    options.out
   );
-  log(`results: ${out}`);
 }

@@ -36,6 +36,7 @@ import {
   farmFiles,
   verifyRun,
 } from './monitor-farm';
+import { writeResultsJson } from './results';
 
 const run = promisify(execFile);
 
@@ -391,19 +392,7 @@ export async function runMonitorSweepBench(options: MonitorSweepOptions = {}): P
       ''
     );
     process.stdout.write(lines.join('\n'));
-    const out =
-      options.out ??
-      path.join(
-        __dirname,
-        'results',
-        `monitor-sweep-${new Date()
-          .toISOString()
-          .replace(/:/g, '-')
-          .replace(/\.\d+Z$/, 'Z')}.json`
-      );
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-    log(`results: ${out}`);
+    writeResultsJson('monitor-sweep', results, options.out);
   } finally {
     if (runner && runner.exitCode === null) {
       const r = runner;

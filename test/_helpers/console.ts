@@ -8,7 +8,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 import axe from 'axe-core';
-import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type ConsoleMessage,
+  type Page,
+} from 'playwright-core';
+import { ADMIN_PASSWORD, type TestController } from './controller';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -121,4 +129,76 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(ARTIFACTS_DIR, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/** How a console test's browser context differs from the plain one (HTTPS errors ignored, controller as base URL). */
+export interface ConsolePageOptions {
+  viewport?: { width: number; height: number };
+  acceptDownloads?: boolean;
+  clientCertificates?: BrowserContextOptions['clientCertificates'];
+  /** The page's default timeout for actions and waits (15 s unless given). */
+  timeoutMs?: number;
+}
+
+/** The scenario tests' window: 1280×900, 20 s for each action (their screens wait on real agents and servers). */
+export const SCENARIO_WINDOW: ConsolePageOptions = { viewport: { width: 1280, height: 900 }, timeoutMs: 20_000 };
+
+export interface ConsolePage {
+  context: BrowserContext;
+  page: Page;
+  problems: PageProblems;
+}
+
+/** A new browser context on the controller's console with one page whose problems are watched (see watchPage). */
+export async function openConsolePage(
+  browser: Browser,
+  baseURL: string,
+  opts: ConsolePageOptions = {}
+): Promise<ConsolePage> {
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    ...(opts.acceptDownloads !== undefined ? { acceptDownloads: opts.acceptDownloads } : {}),
+    baseURL,
+    ...(opts.viewport ? { viewport: opts.viewport } : {}),
+    ...(opts.clientCertificates ? { clientCertificates: opts.clientCertificates } : {}),
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(opts.timeoutMs ?? 15_000);
+  return { context, page, problems: watchPage(page) };
+}
+
+export interface LoginThroughPage {
+  /** Where to go first; without it the page must already show (or be on its way to) the login screen. */
+  path?: string;
+  username?: string;
+  password?: string;
+  /** A heading to wait for after the login (the screen the login lands on). */
+  landing?: RegExp | string;
+  /** The landing heading's level, when the name alone is not unique enough. */
+  level?: number;
+}
+
+/** Logs in through the console's login screen (admin with ADMIN_PASSWORD unless given). */
+export async function loginThroughPage(page: Page, opts: LoginThroughPage = {}): Promise<void> {
+  if (opts.path !== undefined) await page.goto(opts.path);
+  await page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
+  await page.getByLabel('Username').fill(opts.username ?? 'admin');
+  await page.getByLabel('Password').fill(opts.password ?? ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  if (opts.landing === undefined) return;
+  const heading = opts.level === undefined ? { name: opts.landing } : { level: opts.level, name: opts.landing };
+  await page.getByRole('heading', heading).waitFor();
+}
+
+/** A REST call that must succeed: its JSON body, or an error naming the status and body for a status of 300 or more. */
+export type ApiOk = <T = unknown>(method: string, url: string, body?: unknown) => Promise<T>;
+
+/** `ok()` over the controller and bearer token that `source()` gives at call time (usually the test's `must`). */
+export function apiOk(source: () => { tc: Pick<TestController, 'request'>; token?: string }): ApiOk {
+  return async <T = unknown>(method: string, url: string, body?: unknown): Promise<T> => {
+    const { tc, token } = source();
+    const r = await tc.request(method, url, body, token);
+    if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json as T;
+  };
 }

@@ -1,13 +1,15 @@
 /**
  * Helpers for the agent install tests that run real servers on loopback: free ports (bound by nobody, checked
- * with `ss -ltn` too), waiting for a port, reading the live directory, and stopping only the processes we started.
+ * with `ss -ltn` too), waiting for a port, reading the live directory, and stopping only the processes we started;
+ * and the loopback nginx of the deploy tests (its config, agent commands, start, and a seeded live directory).
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { parseAgentConfig, type AgentConfig } from '../../../agent/src/config';
 import { probeServedLeaf } from '../../../agent/src/probes/served-leaf';
 
 function listeningPorts(): Set<number> {
@@ -156,4 +158,116 @@ export function readPid(file: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What the loopback nginx of a deploy test serves: one TLS server on 127.0.0.1:port from a live directory. */
+export interface NginxTlsSite {
+  /** nginx's prefix (`-p`): the config, pid file, logs and temp paths go here. */
+  prefix: string;
+  port: number;
+  serverName: string;
+  /** The live directory the agent switches: nginx reads `fullchain.pem` and `key.pem` from it. */
+  liveDir: string;
+  /** A file included in the `http` block (created empty when missing): a test breaks the config through it. */
+  extraInclude?: string;
+  /** The body of the `return 200` (default `ok`). */
+  body?: string;
+}
+
+/** Writes `<prefix>/nginx.conf` (foreground master, one worker, temp paths inside the prefix) and returns its path. */
+export function writeNginxTlsConf(site: NginxTlsSite): string {
+  const { prefix, port, serverName, liveDir, extraInclude } = site;
+  fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+  if (extraInclude && !fs.existsSync(extraInclude)) fs.writeFileSync(extraInclude, '');
+  const conf = path.join(prefix, 'nginx.conf');
+  fs.writeFileSync(
+    conf,
+    `daemon off;
+master_process on;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/tmp-body;
+  proxy_temp_path ${prefix}/tmp-proxy;
+  fastcgi_temp_path ${prefix}/tmp-fastcgi;
+  uwsgi_temp_path ${prefix}/tmp-uwsgi;
+  scgi_temp_path ${prefix}/tmp-scgi;
+${extraInclude ? `  include ${extraInclude};\n` : ''}  server {
+    listen 127.0.0.1:${port} ssl;
+    server_name ${serverName};
+    ssl_certificate ${liveDir}/fullchain.pem;
+    ssl_certificate_key ${liveDir}/key.pem;
+    return 200 "${site.body ?? 'ok'}\\n";
+  }
+}
+`
+  );
+  return conf;
+}
+
+/** The `-p prefix -c conf` arguments of every nginx command for this instance. */
+export function nginxArgs(prefix: string, conf: string): string[] {
+  return ['-p', prefix, '-c', conf];
+}
+
+/** The agent's validate and reload commands for this nginx instance. */
+export function nginxAgentCommands(
+  prefix: string,
+  conf: string
+): { validate: [string, ...string[]]; reload: [string, ...string[]] } {
+  const args = nginxArgs(prefix, conf);
+  return { validate: ['nginx', '-t', '-q', ...args], reload: ['nginx', ...args, '-s', 'reload'] };
+}
+
+/** The config of an agent that may write under `allowedRoot` and validates/reloads this nginx instance. */
+export function nginxAgentConfig(o: {
+  stateDir: string;
+  allowedRoot: string;
+  prefix: string;
+  conf: string;
+}): AgentConfig {
+  return parseAgentConfig({
+    stateDir: o.stateDir,
+    allowedRoots: [o.allowedRoot],
+    commandTimeoutMs: 10_000,
+    probeTimeoutMs: 4000,
+    commands: { nginx: nginxAgentCommands(o.prefix, o.conf) },
+  });
+}
+
+/**
+ * Starts nginx in the foreground with `conf` and waits until it listens on 127.0.0.1:port; a child that does not
+ * come up is stopped before the error is thrown. Stop it with `stopChild`.
+ */
+export async function startNginx(prefix: string, conf: string, port: number): Promise<ChildProcess> {
+  const child = spawn('nginx', nginxArgs(prefix, conf), { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return child;
+}
+
+/**
+ * A live directory as an earlier install leaves it: `<certs>/.<name>.versions/<version>/` holding `fullchain.pem` and
+ * `key.pem` (0600), and `<certs>/<name>` a relative symlink to it that the agent switches. Returns the live path.
+ */
+export function seedLiveDir(
+  certs: string,
+  name: string,
+  version: string,
+  pem: { fullchain: string | Uint8Array; key: string | Uint8Array }
+): string {
+  const versionDir = path.join(certs, `.${name}.versions`, version);
+  fs.mkdirSync(versionDir, { recursive: true });
+  fs.writeFileSync(path.join(versionDir, 'fullchain.pem'), pem.fullchain);
+  fs.writeFileSync(path.join(versionDir, 'key.pem'), pem.key, { mode: 0o600 });
+  const live = path.join(certs, name);
+  fs.symlinkSync(`.${name}.versions/${version}`, live);
+  return live;
 }

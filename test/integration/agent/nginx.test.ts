@@ -2,7 +2,7 @@
  * SPEC D2 against a real NGINX on loopback: the test starts its own nginx (own prefix, config, pid file and a free
  * 127.0.0.1 port) and installs bundles into the directory its `ssl_certificate` points at.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { InstallTarget } from '@certfleet/shared';
@@ -13,11 +13,14 @@ import { assertCommands, testNeeding } from '../../_helpers/needs';
 import {
   freePort,
   liveCertificate,
+  nginxAgentCommands,
+  nginxArgs,
   servedEventually,
+  startNginx,
   stopChild,
   tempRoot,
-  waitForPort,
   waitForServed,
+  writeNginxTlsConf,
 } from './_servers';
 
 interface Ctx {
@@ -37,21 +40,13 @@ const test = testNeeding(['nginx']);
 let ctx: Ctx;
 const NGINX = 'nginx';
 
-function nginxArgs(ctx: Ctx): string[] {
-  return ['-p', ctx.prefix, '-c', ctx.conf];
-}
-
 function config(ctx: Ctx, reload?: [string, ...string[]]): AgentConfig {
+  const commands = nginxAgentCommands(ctx.prefix, ctx.conf);
   return agentConfig({
     allowedRoots: [path.join(ctx.dir, 'certs')],
     commandTimeoutMs: 10_000,
     probeTimeoutMs: 5000,
-    commands: {
-      nginx: {
-        validate: [NGINX, '-t', '-q', ...nginxArgs(ctx)],
-        reload: reload ?? [NGINX, ...nginxArgs(ctx), '-s', 'reload'],
-      },
-    },
+    commands: { nginx: { validate: commands.validate, reload: reload ?? commands.reload } },
   });
 }
 
@@ -85,50 +80,28 @@ test.before(async () => {
   if (process.env.CI === 'true' || process.env.CI === '1') assertCommands(['nginx']);
   const dir = tempRoot('certfleet-nginx-');
   const prefix = path.join(dir, 'nginx');
-  fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'certs'));
   ctx = {
     dir,
     live: path.join(dir, 'certs', 'web'),
     prefix,
-    conf: path.join(prefix, 'nginx.conf'),
+    conf: '',
     extraConf: path.join(prefix, 'extra.conf'),
     port: await freePort(),
     current: await issueLeaf(),
     version: 0,
   };
-  fs.writeFileSync(ctx.extraConf, '');
-  fs.writeFileSync(
-    ctx.conf,
-    `daemon off;
-master_process on;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp-body;
-  proxy_temp_path ${prefix}/tmp-proxy;
-  fastcgi_temp_path ${prefix}/tmp-fastcgi;
-  uwsgi_temp_path ${prefix}/tmp-uwsgi;
-  scgi_temp_path ${prefix}/tmp-scgi;
-  include ${ctx.extraConf};
-  server {
-    listen 127.0.0.1:${ctx.port} ssl;
-    server_name localhost;
-    ssl_certificate ${ctx.live}/fullchain.pem;
-    ssl_certificate_key ${ctx.live}/key.pem;
-    return 200 "ok\\n";
-  }
-}
-`
-  );
+  ctx.conf = writeNginxTlsConf({
+    prefix,
+    port: ctx.port,
+    serverName: 'localhost',
+    liveDir: ctx.live,
+    extraInclude: ctx.extraConf,
+  });
   // Version 1 goes in before nginx runs (it needs the files to start): no probe, reload = no-op.
   const first = await installOpenedBundle(await bundle(ctx, ctx.current, false), config(ctx, ['true']));
   if (first.status !== 'installed') throw new Error(`first install failed: ${first.message}`);
-  ctx.nginx = spawn(NGINX, nginxArgs(ctx), { stdio: 'ignore' });
-  await waitForPort(ctx.port);
+  ctx.nginx = await startNginx(prefix, ctx.conf, ctx.port);
 });
 
 test.after.always(async () => {
@@ -181,7 +154,7 @@ test.serial('D2 nginx: a failing reload is rolled back and the old certificate i
     '-c',
     `"$0" "$@" -s reload || exit 2; [ -e '${marker}' ] && exit 0; touch '${marker}'; echo 'reload: simulated failure' >&2; exit 1`,
     NGINX,
-    ...nginxArgs(ctx),
+    ...nginxArgs(ctx.prefix, ctx.conf),
   ];
   const before = fs.readlinkSync(ctx.live);
   const out = await installOpenedBundle(await bundle(ctx, await issueLeaf()), config(ctx, flaky));

@@ -22,8 +22,9 @@ import {
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
 import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
@@ -73,24 +74,15 @@ const hex = (fingerprint: string): string => fingerprint.replace(/:/g, '').toLow
 async function openBrowser(pfx?: IssuedPfx): Promise<{ page: Page; problems: PageProblems }> {
   const c = must();
   const origin = new URL(c.tc.controller.url).origin;
-  const context = await c.browser.newContext({
-    ignoreHTTPSErrors: true,
-    baseURL: c.tc.controller.url,
+  const { context, page, problems } = await openConsolePage(c.browser, c.tc.controller.url, {
     viewport: { width: 1280, height: 900 },
     ...(pfx ? { clientCertificates: [{ origin, pfxPath: pfx.file, passphrase: PFX_PASSWORD }] } : {}),
   });
   c.contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  return { page, problems: watchPage(page) };
+  return { page, problems };
 }
 
-async function loginUi(page: Page, password = ADMIN_PASSWORD): Promise<void> {
-  await page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-}
+const loginUi = (page: Page, password = ADMIN_PASSWORD): Promise<void> => loginThroughPage(page, { password });
 
 /** Issues a PFX for `admin` through the W10 form, saves the download and reads it back with openssl. */
 async function issueThroughUi(page: Page, name: string): Promise<IssuedPfx> {

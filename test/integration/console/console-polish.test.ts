@@ -15,15 +15,17 @@ import tls from 'node:tls';
 import type net from 'node:net';
 import type { Browser, Locator, Page, Route } from 'playwright-core';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { closeAll, listenOn } from '../../_helpers/probe-pki';
 import { testCa, testCert } from '../../_helpers/test-pki';
@@ -59,12 +61,7 @@ function must(): Ctx {
   return ctx;
 }
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const c = must();
-  const r = await c.tc.request(method, url, body, c.token);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json as T;
-}
+const ok = apiOk(must);
 
 /** Fails unless `inner` lies within `outer` horizontally and vertically (1 px tolerance for sub-pixel layout). */
 async function assertInside(
@@ -144,21 +141,12 @@ test.before(async () => {
   await ok('POST', `/api/v1/deployments/${c.deploymentId}/check/manual`, { note: LONG_NOTE, withoutCheck: false });
 
   c.browser = await launchChromium();
-  const context = await c.browser.newContext({
-    ignoreHTTPSErrors: true,
+  ({ page: c.page, problems: c.problems } = await openConsolePage(c.browser, tc.controller.url, {
     acceptDownloads: true,
-    baseURL: tc.controller.url,
     viewport: { width: 1280, height: 800 },
-  });
-  c.page = await context.newPage();
-  c.page.setDefaultTimeout(20_000);
-  c.problems = watchPage(c.page);
-  await c.page.goto('/certificates');
-  await c.page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
-  await c.page.getByLabel('Username').fill('admin');
-  await c.page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await c.page.getByRole('button', { name: 'Log in' }).click();
-  await c.page.getByRole('heading', { level: 1, name: /Certificates and deployments/ }).waitFor();
+    timeoutMs: 20_000,
+  }));
+  await loginThroughPage(c.page, { path: '/certificates', level: 1, landing: /Certificates and deployments/ });
 });
 
 test.after.always(async () => {

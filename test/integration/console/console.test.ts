@@ -17,8 +17,9 @@ import {
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
   type PageGlobals,
   type PageProblems,
 } from '../../_helpers/console';
@@ -49,14 +50,8 @@ test.before(async () => {
   await ensureConsoleBuilt();
   const tc = await startTestController();
   const browser = await launchChromium();
-  const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
-    baseURL: tc.controller.url,
-    viewport: { width: 1280, height: 860 },
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  ctx = { tc, browser, context, page, problems: watchPage(page), ids: {} };
+  const opened = await openConsolePage(browser, tc.controller.url, { viewport: { width: 1280, height: 860 } });
+  ctx = { tc, browser, ...opened, ids: {} };
 });
 
 test.after.always(async () => {
@@ -112,18 +107,13 @@ test.serial(
     await screenshot(page, 'login');
 
     // A wrong password: the controller's error next to the form, no session.
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill('not the password');
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await loginThroughPage(page, { password: 'not the password' });
     const loginError = page.locator('#login-error');
     await loginError.waitFor();
     t.regex((await loginError.textContent()) ?? '', /CF_UNAUTHORIZED/);
     await screenshot(page, 'login-error');
 
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(initial!.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Change the generated password' }).waitFor();
+    await loginThroughPage(page, { password: initial!.password, landing: 'Change the generated password' });
     t.is(new URL(page.url()).pathname, '/change-password');
     await assertAccessible(t, page, 'change-password');
     await screenshot(page, 'change-password');
@@ -140,10 +130,7 @@ test.serial(
     // The controller ended the session: log in again with the new password.
     await page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
     t.regex((await page.getByRole('status').first().textContent()) ?? '', /Password changed/);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: /Certificate definitions/ }).waitFor();
+    await loginThroughPage(page, { landing: /Certificate definitions/ });
     t.is(new URL(page.url()).pathname, '/definitions');
     t.regex(await headingFocused(page), /Certificate definitions/, 'focus moved to the screen heading');
     // A cookie session (HttpOnly: the page's scripts never see it), not a token in the page.

@@ -9,15 +9,17 @@
 import fs from 'node:fs';
 import type { Browser, Locator, Page } from 'playwright-core';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController } from '../../_helpers/controller';
 import { enrollLoopbackAgent } from '../../_helpers/loopback-agent';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { tempRoot } from '../agent/_servers';
@@ -42,12 +44,7 @@ function must(): Ctx {
   return ctx;
 }
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const c = must();
-  const r = await c.tc.request(method, url, body, c.token);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json as T;
-}
+const ok = apiOk(must);
 
 interface DefinitionJson {
   id: string;
@@ -74,19 +71,15 @@ test.before(async () => {
   const web = await enrollLoopbackAgent(tc, token, dir, 'web-host-1');
   const mail = await enrollLoopbackAgent(tc, token, dir, 'mail-host-1');
   const browser = await launchChromium();
-  const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
-    baseURL: tc.controller.url,
+  const { page, problems } = await openConsolePage(browser, tc.controller.url, {
     viewport: { width: 1280, height: 900 },
   });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
   ctx = {
     tc,
     token,
     browser,
     page,
-    problems: watchPage(page),
+    problems,
     dir,
     agents: { web: web.agentId, mail: mail.agentId },
     definitionId: '',
@@ -111,11 +104,7 @@ test.before(async () => {
   });
   ctx.definitionId = def.id;
 
-  await page.goto('/login');
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { level: 1, name: /Certificate definitions/ }).waitFor();
+  await loginThroughPage(page, { path: '/login', level: 1, landing: /Certificate definitions/ });
 });
 
 test.after.always(async () => {

@@ -25,12 +25,14 @@ import {
   type SignedReceipt,
 } from '@certfleet/shared';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
 import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
@@ -46,6 +48,8 @@ const CN = 'vault.deploy-console.test';
 const OTHER_CN = 'other.deploy-console.test';
 const USER = 'deploy-user';
 const USER_PASSWORD = 'deploy user password 2026';
+/** Both browser contexts: downloads accepted, a window wide enough for the deployments table. */
+const WINDOW = { acceptDownloads: true, viewport: { width: 1400, height: 1000 }, timeoutMs: 20_000 };
 
 interface DeploymentJson {
   id: string;
@@ -88,12 +92,7 @@ function must(): Ctx {
   return ctx;
 }
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const c = must();
-  const r = await c.tc.request(method, url, body, c.token);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json as T;
-}
+const ok = apiOk(must);
 
 async function deployment(id: string): Promise<DeploymentJson> {
   const c = must();
@@ -120,13 +119,6 @@ async function bundleViaApi(certificateId: string): Promise<string> {
   const r = await c.tc.request('POST', `/api/v1/certificates/${certificateId}/offline-bundles`, {}, c.token);
   if (r.status !== 200) throw new Error(`offline bundle: ${r.status} ${String(r.json).slice(0, 300)}`);
   return String(r.headers['x-certfleet-deployment-id']);
-}
-
-async function loginUi(page: Page, username: string, password: string): Promise<void> {
-  await page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
 }
 
 async function importWithOfflineTarget(
@@ -200,18 +192,12 @@ test.before(async () => {
   await createUser(tc, c.token, USER, 'user', USER_PASSWORD);
 
   c.browser = await launchChromium();
-  c.context = await c.browser.newContext({
-    ignoreHTTPSErrors: true,
-    acceptDownloads: true,
-    baseURL: tc.controller.url,
-    viewport: { width: 1400, height: 1000 },
-  });
-  c.page = await c.context.newPage();
-  c.page.setDefaultTimeout(20_000);
-  c.problems = watchPage(c.page);
-  await c.page.goto('/certificates');
-  await loginUi(c.page, 'admin', ADMIN_PASSWORD);
-  await c.page.getByRole('heading', { level: 1, name: /Certificates and deployments/ }).waitFor();
+  ({
+    context: c.context,
+    page: c.page,
+    problems: c.problems,
+  } = await openConsolePage(c.browser, tc.controller.url, WINDOW));
+  await loginThroughPage(c.page, { path: '/certificates', level: 1, landing: /Certificates and deployments/ });
 });
 
 test.after.always(async () => {
@@ -580,19 +566,15 @@ test.serial(
     await assertNoPageProblems(t, page, c.problems);
 
     // A User: same screen, same buttons; the controller refuses with its typed 403, shown in the dialog.
-    const userContext = await c.browser.newContext({
-      ignoreHTTPSErrors: true,
-      acceptDownloads: true,
-      baseURL: c.tc.controller.url,
-      viewport: { width: 1400, height: 1000 },
-    });
+    const { context: userContext, page: up, problems } = await openConsolePage(c.browser, c.tc.controller.url, WINDOW);
     try {
-      const up = await userContext.newPage();
-      up.setDefaultTimeout(20_000);
-      const problems = watchPage(up);
-      await up.goto('/certificates');
-      await loginUi(up, USER, USER_PASSWORD);
-      await up.getByRole('heading', { level: 1, name: /Certificates and deployments/ }).waitFor();
+      await loginThroughPage(up, {
+        path: '/certificates',
+        username: USER,
+        password: USER_PASSWORD,
+        level: 1,
+        landing: /Certificates and deployments/,
+      });
       const before = (await ok<{ total: number }>('GET', '/api/v1/deployments')).total;
       const urow = up.locator(`#certificates-table tr[data-certificate="${CN}"]`);
       await urow.getByRole('button', { name: `Offline installer… ${CN}` }).click();

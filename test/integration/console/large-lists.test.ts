@@ -18,7 +18,7 @@
 import anyTest from 'ava';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { listCertificates } from '../../../controller/src/services/certificate-service';
 import { definitionStatuses } from '../../../controller/src/services/definition-overview-service';
 import { listDefinitions } from '../../../controller/src/services/definition-service';
@@ -32,10 +32,11 @@ import {
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 
 const test = anyTest;
@@ -375,14 +376,6 @@ test('W1 W3 W5 W7 100,000 certificates: no list statement scans or sorts a big t
   );
 });
 
-async function login(page: Page): Promise<void> {
-  await page.goto('/login');
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { level: 1, name: /Certificate definitions/ }).waitFor();
-}
-
 browserTest(
   'W1 W3 100,000 certificates in Chromium: first page renders, search narrows the list, the pager shows the total',
   async (t) => {
@@ -395,15 +388,11 @@ browserTest(
     let browser: Browser | undefined;
     try {
       browser = await launchChromium();
-      const context = await browser.newContext({
-        ignoreHTTPSErrors: true,
-        baseURL: tc.controller.url,
+      const { page, problems } = await openConsolePage(browser, tc.controller.url, {
         viewport: { width: 1280, height: 900 },
+        timeoutMs: 30_000,
       });
-      const page = await context.newPage();
-      page.setDefaultTimeout(30_000);
-      const problems = watchPage(page);
-      await login(page);
+      await loginThroughPage(page, { path: '/login', level: 1, landing: /Certificate definitions/ });
 
       // W1: the first page of 100,001 definitions, then a search.
       await page.goto('/definitions');

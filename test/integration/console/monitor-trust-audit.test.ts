@@ -12,15 +12,17 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController } from '../../_helpers/controller';
 import { createUser } from '../../_helpers/https-client';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { testCert, type TestCert } from '../../_helpers/test-pki';
@@ -53,18 +55,7 @@ async function api(method: string, url: string, body?: unknown, token?: string) 
   return c.tc.request(method, url, body, token ?? c.token);
 }
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const r = await api(method, url, body);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json as T;
-}
-
-async function loginUi(page: Page, username: string, password: string): Promise<void> {
-  await page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-}
+const ok = apiOk(must);
 
 async function go(page: Page, linkName: RegExp): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: linkName }).click();
@@ -96,17 +87,11 @@ test.before(async () => {
   const token = await tc.adminToken();
   const userToken = await createUser(tc, token, USER, 'user', USER_PASSWORD);
   const browser = await launchChromium();
-  const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
-    baseURL: tc.controller.url,
+  const { context, page, problems } = await openConsolePage(browser, tc.controller.url, {
     viewport: { width: 1280, height: 900 },
   });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  ctx = { tc, token, userToken, browser, context, page, problems: watchPage(page), dir, roots };
-  await page.goto('/monitoring');
-  await loginUi(page, 'admin', ADMIN_PASSWORD);
-  await page.getByRole('heading', { level: 1, name: /Monitor control/ }).waitFor();
+  ctx = { tc, token, userToken, browser, context, page, problems, dir, roots };
+  await loginThroughPage(page, { path: '/monitoring', level: 1, landing: /Monitor control/ });
 });
 
 test.after.always(async () => {
@@ -300,13 +285,9 @@ test.serial(
 
 test.serial('W6 W9 W11 a User sees the schedule and the sets read-only and no audit log', async (t) => {
   const { browser, tc, userToken } = must();
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, baseURL: tc.controller.url });
+  const { context, page, problems } = await openConsolePage(browser, tc.controller.url);
   try {
-    const page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    const problems = watchPage(page);
-    await page.goto('/monitoring');
-    await loginUi(page, USER, USER_PASSWORD);
+    await loginThroughPage(page, { path: '/monitoring', username: USER, password: USER_PASSWORD });
     await page.locator('#schedule-description').waitFor();
     await page.getByText('Only an administrator can change the schedule.').waitFor();
     t.is(await page.getByRole('button', { name: 'Save schedule' }).count(), 0);

@@ -4,16 +4,18 @@
  * other never completes its TCP handshake, so the run stays half done until that probe's 10 s budget is spent.
  */
 import tls from 'node:tls';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController } from '../../_helpers/controller';
+import { startTestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { stalledListener } from '../../_helpers/probe-pki';
 import { testCert } from '../../_helpers/test-pki';
@@ -26,11 +28,7 @@ test('W6 M1 run now: progress (1 / 2 endpoints observed) while a probe is pendin
   const tc = await startTestController();
   t.teardown(() => tc.close());
   const token = await tc.adminToken();
-  const ok = async <T>(method: string, url: string, body?: unknown): Promise<T> => {
-    const r = await tc.request(method, url, body, token);
-    if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-    return r.json as T;
-  };
+  const ok = apiOk(() => ({ tc, token }));
   const cert = await testCert({ subject: 'CN=progress.example.test', dns: ['progress.example.test'] });
   const server = tls.createServer({ key: cert.key.privateKeyPem, cert: cert.pem }, (s) => s.end());
   server.on('tlsClientError', () => undefined);
@@ -54,19 +52,11 @@ test('W6 M1 run now: progress (1 / 2 endpoints observed) while a probe is pendin
 
   const browser: Browser = await launchChromium();
   t.teardown(() => browser.close());
-  const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
-    baseURL: tc.controller.url,
+  const { page, problems } = await openConsolePage(browser, tc.controller.url, {
     viewport: { width: 1280, height: 900 },
+    timeoutMs: 20_000,
   });
-  const page: Page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  const problems = watchPage(page);
-  await page.goto('/monitoring');
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { level: 1, name: /Monitor control/ }).waitFor();
+  await loginThroughPage(page, { path: '/monitoring', landing: /Monitor control/, level: 1 });
 
   await page.getByRole('button', { name: 'Run monitor now' }).click();
   await page.getByRole('status').filter({ hasText: '1 / 2 endpoints observed' }).waitFor();

@@ -22,15 +22,18 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
+  SCENARIO_WINDOW,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { closeAll, opensslFingerprints } from '../../_helpers/probe-pki';
 import { tempRoot } from '../agent/_servers';
@@ -73,12 +76,7 @@ function must(): Ctx {
   return ctx;
 }
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const c = must();
-  const r = await c.tc.request(method, url, body, c.token);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json as T;
-}
+const ok = apiOk(must);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -260,20 +258,8 @@ test.before(async () => {
     pem: fs.readFileSync(ca.cert, 'utf8'),
   });
   c.browser = await launchChromium();
-  const context = await c.browser.newContext({
-    ignoreHTTPSErrors: true,
-    baseURL: c.tc.controller.url,
-    viewport: { width: 1280, height: 900 },
-  });
-  c.page = await context.newPage();
-  c.page.setDefaultTimeout(20_000);
-  c.problems = watchPage(c.page);
-  await c.page.goto('/discovery');
-  await c.page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
-  await c.page.getByLabel('Username').fill('admin');
-  await c.page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await c.page.getByRole('button', { name: 'Log in' }).click();
-  await c.page.getByRole('heading', { level: 1, name: /Discovery/ }).waitFor();
+  ({ page: c.page, problems: c.problems } = await openConsolePage(c.browser, c.tc.controller.url, SCENARIO_WINDOW));
+  await loginThroughPage(c.page, { path: '/discovery', level: 1, landing: /Discovery/ });
 });
 
 test.after.always(async () => {

@@ -17,7 +17,7 @@
  * 5. W1/W2/W3 show the new certificate current, the renewal completed and its deployment verified; a real TLS
  *    connection to nginx gets the renewed certificate (a new SHA-256).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,7 +25,7 @@ import { promisify } from 'node:util';
 import PgBoss from 'pg-boss';
 import type { Browser, Page } from 'playwright-core';
 import { AgentRuntime, type AgentLog } from '../../../agent/src/agent';
-import { parseAgentConfig, type AgentConfig } from '../../../agent/src/config';
+import type { AgentConfig } from '../../../agent/src/config';
 import { enroll } from '../../../agent/src/enroll';
 import { StateStore } from '../../../agent/src/state/state-store';
 import { defaultAcquisitionDeps } from '../../../controller/src/services/acquisition/defaults';
@@ -34,18 +34,30 @@ import { DeploymentEntity } from '../../../controller/src/storage/entities';
 import { RENEWAL_START_QUEUE, scanRenewals } from '../../../controller/src/scheduler/jobs/acquisition';
 import type { SchedulerDeps } from '../../../controller/src/scheduler/scheduler';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
+  SCENARIO_WINDOW,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { opensslFingerprints } from '../../_helpers/probe-pki';
-import { freePort, servedEventually, stopChild, tempRoot, waitForPort } from '../agent/_servers';
+import {
+  freePort,
+  nginxAgentConfig,
+  seedLiveDir,
+  servedEventually,
+  startNginx,
+  stopChild,
+  tempRoot,
+  writeNginxTlsConf,
+} from '../agent/_servers';
 
 const NEEDS = ['chromium', 'nginx', 'openssl'];
 const test = testNeeding(NEEDS);
@@ -79,12 +91,7 @@ function must(): Ctx {
   return ctx;
 }
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const c = must();
-  const r = await c.tc.request(method, url, body, c.token);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json as T;
-}
+const ok = apiOk(must);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -204,60 +211,18 @@ test.before(async () => {
 
   // nginx on loopback serving the existing certificate from a live directory (a symlink the agent can switch).
   const prefix = path.join(dir, 'nginx');
-  fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
   const certs = path.join(dir, 'certs');
-  const bootstrap = path.join(certs, '.www.versions', '1-existing');
-  fs.mkdirSync(bootstrap, { recursive: true });
-  fs.writeFileSync(
-    path.join(bootstrap, 'fullchain.pem'),
-    fs.readFileSync(files.cert, 'utf8') + fs.readFileSync(files.chain, 'utf8')
-  );
-  fs.copyFileSync(files.key, path.join(bootstrap, 'key.pem'));
-  fs.chmodSync(path.join(bootstrap, 'key.pem'), 0o600);
-  const live = path.join(certs, 'www');
-  fs.symlinkSync('.www.versions/1-existing', live);
-  const port = await freePort();
-  const conf = path.join(prefix, 'nginx.conf');
-  fs.writeFileSync(
-    conf,
-    `daemon off;
-master_process on;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp-body;
-  proxy_temp_path ${prefix}/tmp-proxy;
-  fastcgi_temp_path ${prefix}/tmp-fastcgi;
-  uwsgi_temp_path ${prefix}/tmp-uwsgi;
-  scgi_temp_path ${prefix}/tmp-scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    server_name ${CN};
-    ssl_certificate ${live}/fullchain.pem;
-    ssl_certificate_key ${live}/key.pem;
-    return 200 "ok\\n";
-  }
-}
-`
-  );
-  const nginx = spawn('nginx', ['-p', prefix, '-c', conf], { stdio: 'ignore' });
-  const nginxArgs = ['-p', prefix, '-c', conf];
-  const agentConfig = parseAgentConfig({
-    stateDir: path.join(dir, 'agent-state'),
-    allowedRoots: [certs],
-    commandTimeoutMs: 10_000,
-    probeTimeoutMs: 4000,
-    commands: {
-      nginx: { validate: ['nginx', '-t', '-q', ...nginxArgs], reload: ['nginx', ...nginxArgs, '-s', 'reload'] },
-    },
+  const live = seedLiveDir(certs, 'www', '1-existing', {
+    fullchain: fs.readFileSync(files.cert, 'utf8') + fs.readFileSync(files.chain, 'utf8'),
+    key: fs.readFileSync(files.key, 'utf8'),
   });
+  const port = await freePort();
+  const conf = writeNginxTlsConf({ prefix, port, serverName: CN, liveDir: live });
+  const agentConfig = nginxAgentConfig({ stateDir: path.join(dir, 'agent-state'), allowedRoot: certs, prefix, conf });
   const notifier = recordingNotifier();
-  const c = { dir, certs, live, port, nginx, agentConfig, files, notifier } as unknown as Ctx;
+  const c = { dir, certs, live, port, agentConfig, files, notifier } as unknown as Ctx;
   ctx = c;
-  await waitForPort(port);
+  c.nginx = await startNginx(prefix, conf, port);
 
   await ensureConsoleBuilt();
   c.tc = await startTestController({
@@ -266,20 +231,8 @@ http {
   });
   c.token = await c.tc.adminToken();
   c.browser = await launchChromium();
-  const context = await c.browser.newContext({
-    ignoreHTTPSErrors: true,
-    baseURL: c.tc.controller.url,
-    viewport: { width: 1280, height: 900 },
-  });
-  c.page = await context.newPage();
-  c.page.setDefaultTimeout(20_000);
-  c.problems = watchPage(c.page);
-  await c.page.goto('/agents');
-  await c.page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
-  await c.page.getByLabel('Username').fill('admin');
-  await c.page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await c.page.getByRole('button', { name: 'Log in' }).click();
-  await c.page.getByRole('heading', { level: 1, name: /Agents/ }).waitFor();
+  ({ page: c.page, problems: c.problems } = await openConsolePage(c.browser, c.tc.controller.url, SCENARIO_WINDOW));
+  await loginThroughPage(c.page, { path: '/agents', level: 1, landing: /Agents/ });
 });
 
 test.after.always(async () => {

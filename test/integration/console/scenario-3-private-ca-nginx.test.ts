@@ -10,28 +10,38 @@
  * Screenshots of every step: test/artifacts/console/scenario-3-*.png; axe-core on every screen visited.
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Browser, Page } from 'playwright-core';
 import { AgentRuntime } from '../../../agent/src/agent';
-import { parseAgentConfig } from '../../../agent/src/config';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
+  SCENARIO_WINDOW,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController } from '../../_helpers/controller';
 import { enrollLoopbackAgent, quietLog } from '../../_helpers/loopback-agent';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { opensslSelfSigned } from '../../_helpers/openssl-cert';
-import { freePort, servedEventually, stopChild, tempRoot, waitForPort } from '../agent/_servers';
+import {
+  freePort,
+  nginxAgentConfig,
+  seedLiveDir,
+  servedEventually,
+  startNginx,
+  stopChild,
+  tempRoot,
+  writeNginxTlsConf,
+} from '../agent/_servers';
 
 const NEEDS = ['chromium', 'nginx', 'openssl'];
 const test = testNeeding(NEEDS);
@@ -61,12 +71,7 @@ function must(): Ctx {
   return ctx;
 }
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const c = must();
-  const r = await c.tc.request(method, url, body, c.token);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json as T;
-}
+const ok = apiOk(must);
 
 interface DeploymentJson {
   id: string;
@@ -114,53 +119,23 @@ test.before(async () => {
   const dir = tempRoot('certfleet-scenario3-');
   // Step 1 of the scenario: the server software was installed with a self-signed certificate.
   const prefix = path.join(dir, 'nginx');
-  fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
   const certs = path.join(dir, 'certs');
-  const installed = path.join(certs, '.www.versions', '1-self-signed');
-  fs.mkdirSync(installed, { recursive: true });
   const selfSigned = await opensslSelfSigned(dir, 'self-signed', `/CN=${CN}/O=Installed by the package`, {
     san: CN,
     days: 365,
   });
-  fs.copyFileSync(selfSigned.cert, path.join(installed, 'fullchain.pem'));
-  fs.copyFileSync(selfSigned.key, path.join(installed, 'key.pem'));
-  fs.chmodSync(path.join(installed, 'key.pem'), 0o600);
-  const live = path.join(certs, 'www');
-  fs.symlinkSync('.www.versions/1-self-signed', live);
+  const live = seedLiveDir(certs, 'www', '1-self-signed', {
+    fullchain: fs.readFileSync(selfSigned.cert, 'utf8'),
+    key: fs.readFileSync(selfSigned.key, 'utf8'),
+  });
   const selfSignedSha256 = new crypto.X509Certificate(fs.readFileSync(selfSigned.cert)).fingerprint256
     .replace(/:/g, '')
     .toLowerCase();
   const port = await freePort();
-  const conf = path.join(prefix, 'nginx.conf');
-  fs.writeFileSync(
-    conf,
-    `daemon off;
-master_process on;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp-body;
-  proxy_temp_path ${prefix}/tmp-proxy;
-  fastcgi_temp_path ${prefix}/tmp-fastcgi;
-  uwsgi_temp_path ${prefix}/tmp-uwsgi;
-  scgi_temp_path ${prefix}/tmp-scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    server_name ${CN};
-    ssl_certificate ${live}/fullchain.pem;
-    ssl_certificate_key ${live}/key.pem;
-    return 200 "scenario 3\\n";
-  }
-}
-`
-  );
-  const nginx = spawn('nginx', ['-p', prefix, '-c', conf], { stdio: 'ignore' });
-  const partial = { dir, nginx } as Ctx;
+  const conf = writeNginxTlsConf({ prefix, port, serverName: CN, liveDir: live, body: 'scenario 3' });
+  const partial = { dir } as Ctx;
   ctx = partial;
-  await waitForPort(port);
+  partial.nginx = await startNginx(prefix, conf, port);
 
   await ensureConsoleBuilt();
   const tc = await startTestController({ agentServer: { banCheckMs: 500, materializeMs: 300 } });
@@ -169,18 +144,9 @@ http {
   // The agent on the web server: enrolled with a join token, allowed to write under `certs`, and running nginx's own
   // validate and reload commands for this nginx instance.
   const { agentId, store } = await enrollLoopbackAgent(tc, token, dir, AGENT);
-  const nginxArgs = ['-p', prefix, '-c', conf];
   const runtime = new AgentRuntime({
     store,
-    config: parseAgentConfig({
-      stateDir: store.dir,
-      allowedRoots: [certs],
-      commandTimeoutMs: 10_000,
-      probeTimeoutMs: 4000,
-      commands: {
-        nginx: { validate: ['nginx', '-t', '-q', ...nginxArgs], reload: ['nginx', ...nginxArgs, '-s', 'reload'] },
-      },
-    }),
+    config: nginxAgentConfig({ stateDir: store.dir, allowedRoot: certs, prefix, conf }),
     log: quietLog,
     backoff: { baseMs: 200, capMs: 1000 },
   });
@@ -191,14 +157,8 @@ http {
 
   const browser = await launchChromium();
   partial.browser = browser;
-  const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
-    baseURL: tc.controller.url,
-    viewport: { width: 1280, height: 900 },
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  ctx = { ...partial, token, live, port, agentId, selfSignedSha256, page, problems: watchPage(page) };
+  const { page, problems } = await openConsolePage(browser, tc.controller.url, SCENARIO_WINDOW);
+  ctx = { ...partial, token, live, port, agentId, selfSignedSha256, page, problems };
 });
 
 test.after.always(async () => {
@@ -223,10 +183,7 @@ test.serial(
     await page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
     await assertAccessible(t, page, 'login');
     await screenshot(page, 'scenario-3-01-login');
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { level: 1, name: /Certificate definitions/ }).waitFor();
+    await loginThroughPage(page, { level: 1, landing: /Certificate definitions/ });
 
     // W12: the web server's agent is enrolled and connected.
     await go(page, /Agents/);

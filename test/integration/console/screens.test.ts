@@ -11,12 +11,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
 import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
@@ -41,12 +43,7 @@ function must(): Ctx {
   return ctx;
 }
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const c = must();
-  const r = await c.tc.request(method, url, body, c.token);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json as T;
-}
+const ok = apiOk(must);
 
 interface DefinitionJson {
   id: string;
@@ -80,16 +77,12 @@ test.before(async () => {
   const tc = await startTestController();
   const token = await tc.adminToken();
   const browser = await launchChromium();
-  const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
+  const { page, problems } = await openConsolePage(browser, tc.controller.url, {
     acceptDownloads: true,
-    baseURL: tc.controller.url,
     viewport: { width: 1280, height: 900 },
   });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cf-console-screens-'));
-  ctx = { tc, browser, page, problems: watchPage(page), token, dir, ids: {} };
+  ctx = { tc, browser, page, problems, token, dir, ids: {} };
 
   // Known data, made through the API.
   const shop = await ok<{ id: string }>('POST', '/api/v1/definitions', {
@@ -151,11 +144,7 @@ test.before(async () => {
   await tc.request('POST', '/api/v1/settings/smtp/test', {}, token);
 
   // Log in through the page.
-  await page.goto('/login');
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { level: 1, name: /Certificate definitions/ }).waitFor();
+  await loginThroughPage(page, { path: '/login', level: 1, landing: /Certificate definitions/ });
 });
 
 test.after.always(async () => {

@@ -10,15 +10,17 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
+  apiOk,
   assertAccessible,
   assertNoPageProblems,
   ensureConsoleBuilt,
   launchChromium,
+  loginThroughPage,
+  openConsolePage,
   screenshot,
-  watchPage,
   type PageProblems,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { opensslSelfSigned } from '../../_helpers/openssl-cert';
 import { closeAll, opensslFingerprints } from '../../_helpers/probe-pki';
@@ -60,12 +62,7 @@ function must(): Ctx {
   return ctx;
 }
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const c = must();
-  const r = await c.tc.request(method, url, body, c.token);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json as T;
-}
+const ok = apiOk(must);
 
 async function selfSigned(dir: string, name: string, cn: string): Promise<Cert> {
   const made = await opensslSelfSigned(dir, name, `/CN=${cn}/O=CertFleet Console Tests`, { san: cn, days: 40 });
@@ -76,13 +73,6 @@ const listen = (c: Ctx, server: net.Server, host: string, port: number) => liste
 
 async function go(page: Page, linkName: RegExp): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: linkName }).click();
-}
-
-async function loginUi(page: Page, username: string, password: string): Promise<void> {
-  await page.getByRole('heading', { name: 'Log in to CertFleet' }).waitFor();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -115,17 +105,12 @@ test.before(async () => {
   c.tc = await startTestController();
   c.token = await c.tc.adminToken();
   c.browser = await launchChromium();
-  c.context = await c.browser.newContext({
-    ignoreHTTPSErrors: true,
-    baseURL: c.tc.controller.url,
-    viewport: { width: 1280, height: 900 },
-  });
-  c.page = await c.context.newPage();
-  c.page.setDefaultTimeout(15_000);
-  c.problems = watchPage(c.page);
-  await c.page.goto('/settings');
-  await loginUi(c.page, 'admin', ADMIN_PASSWORD);
-  await c.page.getByRole('heading', { level: 1, name: /Settings/ }).waitFor();
+  ({
+    context: c.context,
+    page: c.page,
+    problems: c.problems,
+  } = await openConsolePage(c.browser, c.tc.controller.url, { viewport: { width: 1280, height: 900 } }));
+  await loginThroughPage(c.page, { path: '/settings', level: 1, landing: /Settings/ });
 });
 
 test.after.always(async () => {
@@ -176,20 +161,20 @@ test.serial(
     t.regex((await page.locator('#new-user-name-error').textContent()) ?? '', /already exists.*CF_CONFLICT/);
 
     // The new user, in a second browser (own cookies): forced password change, then the admin-only settings.
-    const other = await browser.newContext({ ignoreHTTPSErrors: true, baseURL: tc.controller.url });
+    const { context: other, page: p2, problems: problems2 } = await openConsolePage(browser, tc.controller.url);
     try {
-      const p2 = await other.newPage();
-      p2.setDefaultTimeout(15_000);
-      const problems2 = watchPage(p2);
-      await p2.goto('/settings');
-      await loginUi(p2, OPERATOR, generated);
+      await loginThroughPage(p2, { path: '/settings', username: OPERATOR, password: generated });
       await p2.getByRole('heading', { name: 'Change the generated password' }).waitFor();
       await p2.getByLabel('Current password').fill(generated);
       await p2.getByLabel('New password', { exact: true }).fill(OPERATOR_PASSWORD);
       await p2.getByLabel('Repeat the new password').fill(OPERATOR_PASSWORD);
       await p2.getByRole('button', { name: 'Change password' }).click();
-      await loginUi(p2, OPERATOR, OPERATOR_PASSWORD);
-      await p2.getByRole('heading', { level: 1, name: /Certificate definitions/ }).waitFor();
+      await loginThroughPage(p2, {
+        username: OPERATOR,
+        password: OPERATOR_PASSWORD,
+        level: 1,
+        landing: /Certificate definitions/,
+      });
       await go(p2, /^Settings/);
       await p2.getByRole('heading', { level: 1, name: /Settings/ }).waitFor();
       t.is(new URL(p2.url()).pathname, '/settings');

@@ -4,13 +4,13 @@
  * installed and verified by the served fingerprint; a broken nginx config and a failing reload each leave the old
  * certificate served with a rolled-back record; banning the agent closes its stream and wipes its identity.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestFn } from 'ava';
 import { AgentRuntime, type AgentLog } from '../../../agent/src/agent';
-import { parseAgentConfig, type AgentConfig } from '../../../agent/src/config';
+import type { AgentConfig } from '../../../agent/src/config';
 import { enroll } from '../../../agent/src/enroll';
 import { StateStore } from '../../../agent/src/state/state-store';
 import { recordingNotifier } from '../../../controller/src/services/acquisition/notifier';
@@ -20,7 +20,16 @@ import { DeploymentHistoryEntity } from '../../../controller/src/storage/entitie
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { issueLeaf } from '../../_helpers/install-bundles';
 import { assertCommands, testNeeding } from '../../_helpers/needs';
-import { freePort, servedEventually, stopChild, tempRoot, waitForPort } from '../agent/_servers';
+import {
+  freePort,
+  nginxAgentConfig,
+  seedLiveDir,
+  servedEventually,
+  startNginx,
+  stopChild,
+  tempRoot,
+  writeNginxTlsConf,
+} from '../agent/_servers';
 
 interface Ctx {
   tc: TestController;
@@ -86,64 +95,27 @@ test.before(async () => {
   if (process.env.CI === 'true' || process.env.CI === '1') assertCommands(['nginx']);
   const dir = tempRoot('certfleet-e2e-nginx-');
   const prefix = path.join(dir, 'nginx');
-  fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
   const certs = path.join(dir, 'certs');
   // A version installed earlier (as an offline bundle would leave it): nginx needs files to start.
-  const bootstrap = path.join(certs, '.web.versions', '1-bootstrap');
-  fs.mkdirSync(bootstrap, { recursive: true });
   const first = await issueLeaf();
-  fs.writeFileSync(path.join(bootstrap, 'fullchain.pem'), first.certPem);
-  fs.writeFileSync(path.join(bootstrap, 'key.pem'), first.keyPem, { mode: 0o600 });
-  const live = path.join(certs, 'web');
-  fs.symlinkSync('.web.versions/1-bootstrap', live);
+  const live = seedLiveDir(certs, 'web', '1-bootstrap', { fullchain: first.certPem, key: first.keyPem });
   const port = await freePort();
-  const conf = path.join(prefix, 'nginx.conf');
   const extraConf = path.join(prefix, 'extra.conf');
-  fs.writeFileSync(extraConf, '');
-  fs.writeFileSync(
-    conf,
-    `daemon off;
-master_process on;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp-body;
-  proxy_temp_path ${prefix}/tmp-proxy;
-  fastcgi_temp_path ${prefix}/tmp-fastcgi;
-  uwsgi_temp_path ${prefix}/tmp-uwsgi;
-  scgi_temp_path ${prefix}/tmp-scgi;
-  include ${extraConf};
-  server {
-    listen 127.0.0.1:${port} ssl;
-    server_name e2e.agent.test;
-    ssl_certificate ${live}/fullchain.pem;
-    ssl_certificate_key ${live}/key.pem;
-    return 200 "ok\\n";
-  }
-}
-`
-  );
-  const nginx = spawn('nginx', ['-p', prefix, '-c', conf], { stdio: 'ignore' });
-  await waitForPort(port);
+  const conf = writeNginxTlsConf({
+    prefix,
+    port,
+    serverName: 'e2e.agent.test',
+    liveDir: live,
+    extraInclude: extraConf,
+  });
+  const nginx = await startNginx(prefix, conf, port);
 
   const tc = await startTestController({
     agentServer: { banCheckMs: 500, materializeMs: 300 },
     acquisition: (c) => ({ ...defaultAcquisitionDeps(c), notifier }),
   });
   const token = await tc.adminToken();
-  const nginxArgs = ['-p', prefix, '-c', conf];
-  const config = parseAgentConfig({
-    stateDir: path.join(dir, 'state'),
-    allowedRoots: [certs],
-    commandTimeoutMs: 10_000,
-    probeTimeoutMs: 4000,
-    commands: {
-      nginx: { validate: ['nginx', '-t', '-q', ...nginxArgs], reload: ['nginx', ...nginxArgs, '-s', 'reload'] },
-    },
-  });
+  const config = nginxAgentConfig({ stateDir: path.join(dir, 'state'), allowedRoot: certs, prefix, conf });
   ctx = {
     tc,
     token,

@@ -115,6 +115,102 @@ export function deployTargetErrorFields(count: number): string[] {
   return fields;
 }
 
+/** The fields of a target as typed (all but the render key). */
+type TargetText = Exclude<keyof TargetState, 'key'>;
+
+/** One labelled control of a target: `Field` wires the label, hint and error (aria-invalid, aria-describedby). */
+interface TargetFieldProps {
+  id: string;
+  label: string;
+  hint?: string;
+  error: string | undefined;
+  value: string;
+  onValue: (value: string) => void;
+}
+
+/** Each control's id suffix (`dt-<key>-<suffix>`), label, hint and the error paths it shows (first found). */
+const TARGET_CONTROLS: Record<
+  TargetText,
+  { id: string; label: string; hint?: string; errors: ReadonlyArray<(typeof TARGET_FIELDS)[number]> }
+> = {
+  serverName: { id: 'server-name', label: 'Server name', errors: ['serverName'] },
+  serverType: { id: 'server-type', label: 'Server type', errors: ['serverType'] },
+  method: {
+    id: 'method',
+    label: 'Delivery method',
+    hint: 'agent installs and verifies; offline: sealed bundle; manual: package',
+    errors: ['method'],
+  },
+  agentId: { id: 'agent', label: 'Agent', errors: ['agentId'] },
+  directory: {
+    id: 'directory',
+    label: 'Live directory',
+    hint: 'Absolute path the agent switches atomically, e.g. /etc/certfleet/live/www',
+    errors: ['directory'],
+  },
+  checkHost: {
+    id: 'check-host',
+    label: 'Check host',
+    hint: 'Where the served certificate is checked; default: the common name',
+    errors: ['checkHost'],
+  },
+  checkPort: {
+    id: 'check-port',
+    label: 'Check port',
+    hint: "Default: the server type's usual port (443 for web servers)",
+    errors: ['checkPort'],
+  },
+  starttls: { id: 'starttls', label: 'STARTTLS', errors: ['starttls'] },
+  keystoreFormat: { id: 'keystore-format', label: 'Keystore format', errors: ['keystore.format', 'keystore'] },
+  keystoreAlias: {
+    id: 'keystore-alias',
+    label: 'Keystore alias',
+    hint: 'Default: certfleet',
+    errors: ['keystore.alias'],
+  },
+};
+
+type Choice = string | { value: string; label: string };
+
+function TargetInput({ value, onValue, numeric, ...field }: TargetFieldProps & { numeric?: boolean }): JSX.Element {
+  return (
+    <Field {...field}>
+      {(a) => (
+        <input
+          {...a}
+          {...(numeric ? { inputMode: 'numeric' as const, size: 6 } : {})}
+          value={value}
+          onInput={(e) => onValue(e.currentTarget.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
+function TargetSelect({
+  value,
+  onValue,
+  choices,
+  ...field
+}: TargetFieldProps & { choices: readonly Choice[] }): JSX.Element {
+  return (
+    <Field {...field}>
+      {(a) => (
+        <select {...a} value={value} onChange={(e) => onValue(e.currentTarget.value)}>
+          {choices.map((c) => {
+            const o = typeof c === 'string' ? { value: c, label: c } : c;
+            return (
+              <option value={o.value} key={o.value}>
+                {o.label}
+              </option>
+            );
+          })}
+        </select>
+      )}
+    </Field>
+  );
+}
+
 export function DeployTargetsEditor(props: {
   targets: TargetState[];
   agents: AgentRow[];
@@ -148,6 +244,21 @@ export function DeployTargetsEditor(props: {
         const fe = (f: (typeof TARGET_FIELDS)[number]): string | undefined => errors[`deployTargets.${i}.${f}`];
         const whole = errors[`deployTargets.${i}`];
         const knownAgent = active.some((a) => a.id === t.agentId);
+        const control = (key: TargetText): TargetFieldProps => {
+          const { id: suffix, label, hint, errors: paths } = TARGET_CONTROLS[key];
+          return {
+            id: id(suffix),
+            label,
+            ...(hint ? { hint } : {}),
+            error: paths.map(fe).find((e) => e !== undefined),
+            value: t[key],
+            onValue: (value) => {
+              const patch: Partial<TargetState> = {};
+              patch[key] = value;
+              update(i, patch);
+            },
+          };
+        };
         return (
           <fieldset class="deploy-target" key={t.key}>
             <legend>Deploy target {n}</legend>
@@ -157,143 +268,27 @@ export function DeployTargetsEditor(props: {
               </p>
             ) : null}
             <div class="target-grid">
-              <Field id={id('server-name')} label="Server name" error={fe('serverName')}>
-                {(a) => (
-                  <input
-                    {...a}
-                    value={t.serverName}
-                    onInput={(e) => update(i, { serverName: e.currentTarget.value })}
-                  />
-                )}
-              </Field>
-              <Field id={id('server-type')} label="Server type" error={fe('serverType')}>
-                {(a) => (
-                  <select
-                    {...a}
-                    value={t.serverType}
-                    onChange={(e) => update(i, { serverType: e.currentTarget.value })}
-                  >
-                    {SERVER_TYPES.map((v) => (
-                      <option value={v} key={v}>
-                        {v}
-                      </option>
-                    ))}
-                  </select>
-                )}
-              </Field>
-              <Field
-                id={id('method')}
-                label="Delivery method"
-                hint="agent installs and verifies; offline: sealed bundle; manual: package"
-                error={fe('method')}
-              >
-                {(a) => (
-                  <select {...a} value={t.method} onChange={(e) => update(i, { method: e.currentTarget.value })}>
-                    {DELIVERY_METHODS.map((v) => (
-                      <option value={v} key={v}>
-                        {v}
-                      </option>
-                    ))}
-                  </select>
-                )}
-              </Field>
+              <TargetInput {...control('serverName')} />
+              <TargetSelect {...control('serverType')} choices={SERVER_TYPES} />
+              <TargetSelect {...control('method')} choices={DELIVERY_METHODS} />
               {t.method === 'agent' ? (
-                <Field id={id('agent')} label="Agent" error={fe('agentId')}>
-                  {(a) => (
-                    <select {...a} value={t.agentId} onChange={(e) => update(i, { agentId: e.currentTarget.value })}>
-                      <option value="">Choose an agent…</option>
-                      {active.map((ag) => (
-                        <option value={ag.id} key={ag.id}>
-                          {ag.name}
-                        </option>
-                      ))}
-                      {t.agentId && !knownAgent ? <option value={t.agentId}>unknown agent {t.agentId}</option> : null}
-                    </select>
-                  )}
-                </Field>
+                <TargetSelect
+                  {...control('agentId')}
+                  choices={[
+                    { value: '', label: 'Choose an agent…' },
+                    ...active.map((ag) => ({ value: ag.id, label: ag.name })),
+                    ...(t.agentId && !knownAgent ? [{ value: t.agentId, label: `unknown agent ${t.agentId}` }] : []),
+                  ]}
+                />
               ) : null}
-              <Field
-                id={id('directory')}
-                label="Live directory"
-                hint="Absolute path the agent switches atomically, e.g. /etc/certfleet/live/www"
-                error={fe('directory')}
-              >
-                {(a) => (
-                  <input {...a} value={t.directory} onInput={(e) => update(i, { directory: e.currentTarget.value })} />
-                )}
-              </Field>
-              <Field
-                id={id('check-host')}
-                label="Check host"
-                hint="Where the served certificate is checked; default: the common name"
-                error={fe('checkHost')}
-              >
-                {(a) => (
-                  <input {...a} value={t.checkHost} onInput={(e) => update(i, { checkHost: e.currentTarget.value })} />
-                )}
-              </Field>
-              <Field
-                id={id('check-port')}
-                label="Check port"
-                hint="Default: the server type's usual port (443 for web servers)"
-                error={fe('checkPort')}
-              >
-                {(a) => (
-                  <input
-                    {...a}
-                    inputMode="numeric"
-                    size={6}
-                    value={t.checkPort}
-                    onInput={(e) => update(i, { checkPort: e.currentTarget.value })}
-                  />
-                )}
-              </Field>
-              <Field id={id('starttls')} label="STARTTLS" error={fe('starttls')}>
-                {(a) => (
-                  <select {...a} value={t.starttls} onChange={(e) => update(i, { starttls: e.currentTarget.value })}>
-                    {STARTTLS.map((v) => (
-                      <option value={v} key={v}>
-                        {v}
-                      </option>
-                    ))}
-                  </select>
-                )}
-              </Field>
+              <TargetInput {...control('directory')} />
+              <TargetInput {...control('checkHost')} />
+              <TargetInput {...control('checkPort')} numeric />
+              <TargetSelect {...control('starttls')} choices={STARTTLS} />
               {t.serverType === 'java-keystore' ? (
                 <>
-                  <Field
-                    id={id('keystore-format')}
-                    label="Keystore format"
-                    error={fe('keystore.format') ?? fe('keystore')}
-                  >
-                    {(a) => (
-                      <select
-                        {...a}
-                        value={t.keystoreFormat}
-                        onChange={(e) => update(i, { keystoreFormat: e.currentTarget.value })}
-                      >
-                        {KEYSTORE_FORMATS.map((v) => (
-                          <option value={v} key={v}>
-                            {v}
-                          </option>
-                        ))}
-                      </select>
-                    )}
-                  </Field>
-                  <Field
-                    id={id('keystore-alias')}
-                    label="Keystore alias"
-                    hint="Default: certfleet"
-                    error={fe('keystore.alias')}
-                  >
-                    {(a) => (
-                      <input
-                        {...a}
-                        value={t.keystoreAlias}
-                        onInput={(e) => update(i, { keystoreAlias: e.currentTarget.value })}
-                      />
-                    )}
-                  </Field>
+                  <TargetSelect {...control('keystoreFormat')} choices={KEYSTORE_FORMATS} />
+                  <TargetInput {...control('keystoreAlias')} />
                 </>
               ) : null}
             </div>
