@@ -124,7 +124,9 @@ function recoverKey(protectedKey: Uint8Array, keyPassword: string): Buffer {
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : '';
     if (message === 'Cannot recover key') {
-      throw importError('CF_IMPORT_WRONG_PASSWORD', ORIGIN, 'wrong key password for a private key entry');
+      throw importError('CF_IMPORT_WRONG_PASSWORD', ORIGIN, 'wrong key password for a private key entry', {
+        details: { field: 'keyPassword' },
+      });
     }
     if (message.startsWith('Unsupported key protection')) {
       throw unsupported('JKS key protection algorithm is not supported', cause);

@@ -8,6 +8,7 @@
  * Every failure is a `CertFleetError` with a `CF_IMPORT_*` code; limits ({@link MAX_INPUT_BYTES},
  * {@link MAX_PKCS12_ITERATIONS}, {@link MAX_CHAIN_CERTIFICATES}) are enforced before the work they bound.
  */
+import { CertFleetError, isCertFleetError } from '../errors';
 import { type ParsedCertificate, parseCertificate, sha256Hex } from '../x509/certificate';
 import { type CertificateSummary, summarizeParsedCertificate } from '../x509/certificate-summary';
 import type { KeyAlgorithm } from '../x509/key-algorithm';
@@ -101,6 +102,25 @@ export function assertKeyMatches(parsed: ParsedMaterial): void {
   });
 }
 
+/** The import form field a password error belongs to (`details.field` of CF_IMPORT_*PASSWORD* errors). */
+type PasswordField = 'password' | 'keyPassword';
+
+/** Runs `work`; a wrong or missing password error from it names `field` in its details (unless it names one). */
+function withPasswordField<T>(field: PasswordField, work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    if (
+      isCertFleetError(err) &&
+      (err.code === 'CF_IMPORT_WRONG_PASSWORD' || err.code === 'CF_IMPORT_PASSWORD_REQUIRED') &&
+      err.details?.field === undefined
+    ) {
+      throw new CertFleetError(err.code, err.message, { details: { ...err.details, field }, cause: err });
+    }
+    throw err;
+  }
+}
+
 function parseMaterialNow(input: Buffer, options: ParseMaterialOptions): ParsedMaterial {
   checkSize(input, null);
   if (options.key !== undefined) checkSize(options.key, 'key');
@@ -143,8 +163,16 @@ function parseMaterialNow(input: Buffer, options: ParseMaterialOptions): ParsedM
   }
   const keyPassword = options.keyPassword ?? options.password;
   const budget = new KdfBudget(format);
+  // Which password a failed key decryption is about: a separate key file, or a key password that was given, is the
+  // key password's business; otherwise the file password was used for the key too.
+  const passwordField = (origin: ImportOrigin): PasswordField =>
+    origin === 'key' || options.keyPassword !== undefined ? 'keyPassword' : 'password';
   const keys = distinctKeys(
-    encodedKeys.map(({ key, origin }) => guard(origin, () => decodePrivateKey(key, keyPassword, origin, budget)))
+    encodedKeys.map(({ key, origin }) =>
+      guard(origin, () =>
+        withPasswordField(passwordField(origin), () => decodePrivateKey(key, keyPassword, origin, budget))
+      )
+    )
   );
   if (keys.length > 1) {
     throw importError(

@@ -21,7 +21,11 @@ export function formErrors(
   codeFields: Record<string, string> = {}
 ): FormErrors {
   if (!(err instanceof ApiError)) return { fields: {}, form: err };
-  const byCode = codeFields[err.code] ?? (err.code.startsWith('CF_IMPORT_') ? codeFields.CF_IMPORT_ : undefined);
+  // The controller names the field itself where the code alone cannot tell (e.g. which of two passwords was wrong).
+  const named =
+    typeof err.details?.field === 'string' && known.includes(err.details.field) ? err.details.field : undefined;
+  const byCode =
+    named ?? codeFields[err.code] ?? (err.code.startsWith('CF_IMPORT_') ? codeFields.CF_IMPORT_ : undefined);
   if (byCode) return { fields: { [byCode]: `${err.message} (${err.code})` }, form: null };
   const problems = Array.isArray(err.details?.problems) ? (err.details.problems as unknown[]).map(String) : [];
   const fields: Record<string, string> = {};
