@@ -35,6 +35,7 @@ import {
 } from '../../_helpers/console';
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
+import { opensslCsr, opensslRootCa, opensslSelfSigned } from '../../_helpers/openssl-cert';
 import { closeAll, opensslFingerprints } from '../../_helpers/probe-pki';
 import { tempRoot } from '../agent/_servers';
 import { assertOnlyOurListeners, listenAt, silentServer, tlsFileServer, unusedPorts } from '../discovery/_ports';
@@ -90,31 +91,8 @@ async function made(cn: string, cert: string, key: string): Promise<Made> {
 }
 
 /** The organisation's root CA (EC P-256), made by `openssl req -x509`. */
-async function opensslCa(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = path.join(dir, 'org-ca.pem');
-  const key = path.join(dir, 'org-ca.key');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '365',
-    '-subj',
-    `/CN=Scenario One Org Root/O=${ORG}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  return { cert, key };
+function opensslCa(dir: string): Promise<{ cert: string; key: string }> {
+  return opensslRootCa(dir, 'org-ca', `/CN=Scenario One Org Root/O=${ORG}`);
 }
 
 /** A server certificate for `cn` issued by the organisation's CA (`openssl x509 -req`), SANs as given. */
@@ -126,29 +104,13 @@ async function opensslLeaf(
   san: string,
   days: number
 ): Promise<Made> {
-  const key = path.join(dir, `${name}.key`);
-  const csr = path.join(dir, `${name}.csr`);
   const cert = path.join(dir, `${name}.pem`);
   const ext = path.join(dir, `${name}.ext`);
   fs.writeFileSync(
     ext,
     `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`
   );
-  await run('openssl', [
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    `/CN=${cn}/O=${ORG}`,
-  ]);
+  const { csr, key } = await opensslCsr(dir, name, `/CN=${cn}/O=${ORG}`);
   await run('openssl', [
     'x509',
     '-req',
@@ -210,27 +172,10 @@ test.before(async () => {
     ),
     wrongHost: await opensslLeaf(dir, ca, 'wrong', 'other.scenario1.test', 'DNS:other.scenario1.test', 200),
     self: await (async () => {
-      const cert = path.join(dir, 'self.pem');
-      const key = path.join(dir, 'self.key');
-      await run('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '200',
-        '-subj',
-        `/CN=self.scenario1.test/O=${ORG}`,
-        '-addext',
-        `subjectAltName=DNS:self.scenario1.test,IP:${H2}`,
-      ]);
+      const { cert, key } = await opensslSelfSigned(dir, 'self', `/CN=self.scenario1.test/O=${ORG}`, {
+        days: 200,
+        addext: [`subjectAltName=DNS:self.scenario1.test,IP:${H2}`],
+      });
       return made('self.scenario1.test', cert, key);
     })(),
   };

@@ -47,6 +47,7 @@ import {
 } from '../../_helpers/console';
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
+import { opensslCsr, opensslRootCa } from '../../_helpers/openssl-cert';
 import { opensslFingerprints } from '../../_helpers/probe-pki';
 import {
   freePort,
@@ -113,52 +114,14 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 async function existingCertificate(
   dir: string
 ): Promise<{ cert: string; key: string; chain: string; sha256: string; notAfter: Date }> {
-  const caCert = path.join(dir, 'org-ca.pem');
-  const caKey = path.join(dir, 'org-ca.key');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    caKey,
-    '-out',
-    caCert,
-    '-days',
-    '365',
-    '-subj',
-    `/CN=Scenario Two Org Root/O=${ORG}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  const key = path.join(dir, 'www.key');
-  const csr = path.join(dir, 'www.csr');
+  const { cert: caCert, key: caKey } = await opensslRootCa(dir, 'org-ca', `/CN=Scenario Two Org Root/O=${ORG}`);
   const cert = path.join(dir, 'www.pem');
   const ext = path.join(dir, 'www.ext');
   fs.writeFileSync(
     ext,
     `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:${CN}\n`
   );
-  await run('openssl', [
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    `/CN=${CN}/O=${ORG}`,
-  ]);
+  const { csr, key } = await opensslCsr(dir, 'www', `/CN=${CN}/O=${ORG}`);
   const day = (offset: number) =>
     new Date(Date.now() + offset * 86_400_000)
       .toISOString()
