@@ -22,16 +22,9 @@ import {
 import { decodeDirectoryString, formatName } from '../x509/distinguished-name';
 import { decodeSubjectAltNames } from '../x509/subject-alt-names';
 import { decodedX509 } from '../x509/decoded-x509';
+import { type KeyFacts, keyFactsOf } from './key-facts';
 
-/** Public key facts used by the WeakKey check. */
-export interface KeyFacts {
-  /** `rsa`, `ec`, `ed25519`, `dsa`, … (`KeyObject.asymmetricKeyType`). */
-  type: string;
-  /** Modulus length (RSA, DSA) or curve size (EC); undefined when unknown. */
-  bits?: number;
-  /** OpenSSL curve name for EC keys. */
-  curve?: string;
-}
+export type { KeyFacts };
 
 /** Signature algorithm facts used by the WeakSignature check. */
 export interface SignatureFacts {
@@ -107,20 +100,6 @@ const DIGEST_OIDS: Readonly<Record<string, string>> = {
   '2.16.840.1.101.3.4.2.3': 'SHA-512',
 };
 
-const CURVE_BITS: Readonly<Record<string, number>> = {
-  prime192v1: 192,
-  secp192k1: 192,
-  secp224r1: 224,
-  secp224k1: 224,
-  prime256v1: 256,
-  secp256k1: 256,
-  secp384r1: 384,
-  secp521r1: 521,
-  brainpoolP256r1: 256,
-  brainpoolP384r1: 384,
-  brainpoolP512r1: 512,
-};
-
 /** Most decoded CA certificates kept (a sweep sees the same intermediates on thousands of endpoints). */
 const CA_CACHE_LIMIT = 4096;
 /**
@@ -159,7 +138,7 @@ function decodeFacts(der: Buffer, sha256: string): CertificateFacts {
   const issuerNode = tbs[i++] as Asn1Node;
   i++; // validity: OpenSSL's reading below
   const subjectNode = tbs[i++] as Asn1Node;
-  i++; // subjectPublicKeyInfo
+  const spki = tbs[i++];
   let sans: string[] = [];
   for (; i < tbs.length; i++) {
     const node = tbs[i] as Asn1Node;
@@ -195,7 +174,7 @@ function decodeFacts(der: Buffer, sha256: string): CertificateFacts {
     sans,
     isCa: x509.ca,
     selfSigned,
-    key: keyFacts(x509),
+    key: keyFactsOf(spki, x509),
     signature: signatureFacts(top[1]),
   };
 }
@@ -212,20 +191,6 @@ function nameAttributes(name: Asn1Node): Record<string, string[]> {
     }
   }
   return out;
-}
-
-function keyFacts(x509: X509Certificate): KeyFacts {
-  const key = x509.publicKey;
-  const type = key.asymmetricKeyType ?? 'unknown';
-  const details = key.asymmetricKeyDetails ?? {};
-  if (type === 'ec') {
-    const curve = details.namedCurve;
-    const bits = curve === undefined ? undefined : CURVE_BITS[curve];
-    return { type, ...(curve === undefined ? {} : { curve }), ...(bits === undefined ? {} : { bits }) };
-  }
-  if (type === 'ed25519') return { type, bits: 256 };
-  if (type === 'ed448') return { type, bits: 456 };
-  return details.modulusLength === undefined ? { type } : { type, bits: details.modulusLength };
 }
 
 function signatureFacts(node: Asn1Node | undefined): SignatureFacts {

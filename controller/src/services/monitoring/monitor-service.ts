@@ -39,22 +39,16 @@ import {
   probeEndpoint,
 } from '@certfleet/shared';
 import type { Certificate } from '../../domain/certificate';
-import type { CertificateDefinition } from '../../domain/definition';
 import type { MonitoringRecord } from '../../domain/history';
-import type { MonitorRun, MonitoredEndpoint } from '../../domain/monitoring';
-import {
-  CertificateEntity,
-  DefinitionEntity,
-  MonitorRunEntity,
-  MonitoredEndpointEntity,
-  MonitoringHistoryEntity,
-} from '../../storage/entities';
+import type { MonitorRun } from '../../domain/monitoring';
+import { DefinitionEntity, MonitorRunEntity, MonitoringHistoryEntity } from '../../storage/entities';
 import type { ServiceContext } from '../context';
 import { parseInput } from '../definition-service';
 import { DEFAULT_AGENT_DEADLINE_MS, observeViaAgents } from './agent-probing';
 import { endpointLabel, type Observed, type ProbeTarget } from './observation';
 import { HistoryWriter } from './history-writer';
 import { RUN_OWNER, registerActiveRun } from './run-recovery';
+import { type RunDefinition, type RunItem, selectRunItems } from './run-items';
 import {
   DEFAULT_SWEEP_WORKER_THRESHOLD,
   type SweepJob,
@@ -144,22 +138,6 @@ export interface MonitorOptions {
   aiaCache?: AiaCache;
   /** Budget of one caIssuers download. @default 5000 */
   aiaTimeoutMs?: number;
-}
-
-/** What a run needs of a definition (a run holds one per endpoint for its whole duration). */
-export type RunDefinition = Pick<CertificateDefinition, 'id' | 'name' | 'operationMode' | 'subject' | 'trustedCaSetId'>;
-/** What a run needs of the certificate a Lifecycle-Managed server must serve. */
-export type RunCertificate = Pick<Certificate, 'id' | 'sha256' | 'chainPem'>;
-const RUN_DEFINITION_FIELDS = ['id', 'name', 'operationMode', 'subject', 'trustedCaSetId'] as const;
-const RUN_CERTIFICATE_FIELDS = ['id', 'definitionId', 'sha256', 'chainPem'] as const;
-
-/** One endpoint of a run: where it is, whose it is, and (Lifecycle-Managed) which certificate it must serve. */
-export interface RunItem {
-  endpointId: string | null;
-  definition: RunDefinition;
-  target: ProbeTarget;
-  /** The certificate the server must serve (managed); default the definition's current certificate. */
-  expected?: RunCertificate | null;
 }
 
 /** One line of the run report (JSON; the HTML report is rendered from these). */
@@ -809,76 +787,6 @@ export async function executeRun(
   }
 }
 
-/** The endpoints a run covers: explicit ids (enabled or not), else the enabled endpoints (of one definition). */
-async function selectEndpoints(
-  ctx: ServiceContext,
-  input: z.output<typeof monitorRunInputSchema>
-): Promise<MonitoredEndpoint[]> {
-  const em = ctx.db.em().fork();
-  if (input.definitionId && !(await em.findOne(DefinitionEntity, { id: input.definitionId }, { fields: ['id'] }))) {
-    throw new CertFleetError('CF_NOT_FOUND', `definition: ${input.definitionId} not found`);
-  }
-  const where: Record<string, unknown> = {};
-  if (input.endpointIds) where.id = { $in: input.endpointIds };
-  else where.enabled = true;
-  if (input.definitionId) where.definitionId = input.definitionId;
-  if (input.controllerOnly) where.probeFrom = 'controller';
-  return em.find(MonitoredEndpointEntity, where, { orderBy: { definitionId: 'asc', createdAt: 'asc', id: 'asc' } });
-}
-
-/** Builds run items: each endpoint with its definition and the definition's current certificate. */
-export async function itemsForEndpoints(
-  ctx: ServiceContext,
-  endpoints: readonly MonitoredEndpoint[]
-): Promise<RunItem[]> {
-  if (endpoints.length === 0) return [];
-  const em = ctx.db.em().fork();
-  const defIds = [...new Set(endpoints.map((e) => e.definitionId))];
-  // Only the columns a run reads, outside the identity map: a 1,000-endpoint run would otherwise hold 2,000
-  // entities with their PEM, documents and change-tracking snapshots for its whole duration.
-  const defs = new Map<string, RunDefinition>(
-    (
-      await em.find(
-        DefinitionEntity,
-        { id: { $in: defIds } },
-        { fields: [...RUN_DEFINITION_FIELDS], disableIdentityMap: true }
-      )
-    ).map((d) => [
-      d.id,
-      { id: d.id, name: d.name, operationMode: d.operationMode, subject: d.subject, trustedCaSetId: d.trustedCaSetId },
-    ])
-  );
-  const current = new Map<string, RunCertificate>(
-    (
-      await em.find(
-        CertificateEntity,
-        { definitionId: { $in: defIds }, isCurrent: true },
-        { fields: [...RUN_CERTIFICATE_FIELDS], disableIdentityMap: true }
-      )
-    ).map((c) => [c.definitionId, { id: c.id, sha256: c.sha256, chainPem: c.chainPem }])
-  );
-  const items: RunItem[] = [];
-  for (const e of endpoints) {
-    const definition = defs.get(e.definitionId);
-    if (!definition) continue; // deleted meanwhile (its endpoints went with it)
-    items.push({
-      endpointId: e.id,
-      definition,
-      target: {
-        host: e.host,
-        port: e.port,
-        serverName: e.serverName,
-        starttls: e.starttls,
-        probeFrom: e.probeFrom,
-        agentId: e.probeFrom === 'agent' ? e.agentId : null,
-        site: e.probeFrom === 'site' ? (e.site ?? null) : null,
-      },
-      expected: current.get(e.definitionId) ?? null,
-    });
-  }
-  return items;
-}
-
 /**
  * Runs the monitor (SPEC M1): scheduled (`schedule`), run-now (`manual`), optionally limited to one definition or
  * to named endpoints. Returns the closed run with its counters and report. `claimed`: a requested run this process
@@ -895,7 +803,11 @@ export async function runMonitor(
   let input: z.output<typeof monitorRunInputSchema>;
   try {
     input = parseInput(monitorRunInputSchema, raw, 'monitoring.run');
-    items = await itemsForEndpoints(ctx, await selectEndpoints(ctx, input));
+    const em = ctx.db.em().fork();
+    if (input.definitionId && !(await em.findOne(DefinitionEntity, { id: input.definitionId }, { fields: ['id'] }))) {
+      throw new CertFleetError('CF_NOT_FOUND', `definition: ${input.definitionId} not found`);
+    }
+    items = await selectRunItems((sql, params) => em.getConnection().execute(sql, params), input);
   } catch (err) {
     if (claimed) {
       const report: RunReport = { results: [], durationMs: 0, error: (err as Error).message.slice(0, 4000) };
