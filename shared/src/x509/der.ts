@@ -228,12 +228,30 @@ export function explicitContent(node: Asn1Node | undefined, tagNumber: number, w
   return inner[0] as Asn1Node;
 }
 
+/**
+ * Dotted forms of OIDs already decoded, keyed by their content octets. Certificates repeat a few dozen OIDs
+ * (attribute types, extensions, algorithms) and a monitoring sweep decodes thousands of them; the arcs are read with
+ * BigInt arithmetic, so a hit saves most of the work. Only well-formed OIDs are cached; bounded by emptying.
+ */
+const oidCache = new Map<string, string>();
+const OID_CACHE_LIMIT = 2048;
+
 /** Decodes an OBJECT IDENTIFIER to dotted form. */
 export function readOid(node: Asn1Node | undefined, what: string): string {
   const n = expectUniversal(node, UniversalTag.objectIdentifier, what);
   if (n.constructed) throw malformed(`${what}: constructed OBJECT IDENTIFIER`);
   const bytes = contentOf(n);
   if (bytes.length === 0 || bytes.length > 64) throw malformed(`${what}: bad OBJECT IDENTIFIER length`);
+  const key = bytes.toString('latin1');
+  const known = oidCache.get(key);
+  if (known !== undefined) return known;
+  const dotted = decodeOid(bytes, what);
+  if (oidCache.size >= OID_CACHE_LIMIT) oidCache.clear();
+  oidCache.set(key, dotted);
+  return dotted;
+}
+
+function decodeOid(bytes: Buffer, what: string): string {
   const arcs: bigint[] = [];
   let value = 0n;
   let fresh = true;

@@ -5,10 +5,10 @@
  *
  * Streaming the rows keeps the database work off the end of the run (it overlaps the probes) and keeps each
  * INSERT's parameters small: one 1,000-row INSERT builds several MB of array literals and JSON in one go.
- * Each chunk is one `INSERT … SELECT FROM unnest(…)` with real parameters (arrays included); building an entity
- * per row costs ≈ 0.4 ms each.
+ * Each chunk is one `INSERT … SELECT FROM json_to_recordset(…)` with the rows as one JSON parameter: building an
+ * entity per row costs ≈ 0.4 ms each, and thirteen array parameters made the driver escape every element in
+ * JavaScript (≈ 25 ms of the main thread per 1,000 rows); PostgreSQL reads the JSON in C.
  */
-import crypto from 'node:crypto';
 import type { Knex } from '@mikro-orm/postgresql';
 import type { CheckOutcome } from '@certfleet/shared';
 import type { MonitoringRecord } from '../../domain/history';
@@ -18,11 +18,11 @@ export const HISTORY_CHUNK_ROWS = 100;
 
 const INSERT_HISTORY = `insert into monitoring_history (id, definition_id, certificate_id, endpoint, status, reason, message, at,
   run_id, endpoint_id, leaf_sha256, leaf_sha1, leaf_not_after, probed_by, checks)
-select t.id, t.def, t.cert, t.endpoint, t.status, t.reason, t.message, ?, ?, t.ep, t.sha256, t.sha1, t.not_after,
-  t.probed_by, t.checks::jsonb
-from unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::text[],
-  ?::timestamptz[], ?::text[], ?::text[])
-  as t(id, def, cert, endpoint, status, reason, message, ep, sha256, sha1, not_after, probed_by, checks)`;
+select gen_random_uuid(), t.def, t.cert, t.endpoint, t.status, t.reason, t.message, ?, ?, t.ep, t.sha256, t.sha1,
+  t.not_after, t.probed_by, t.checks
+from json_to_recordset(?::json)
+  as t(def uuid, cert uuid, endpoint text, status text, reason text, message text, ep uuid, sha256 text, sha1 text,
+    not_after timestamptz, probed_by text, checks jsonb)`;
 
 /** What one history row needs to know about a judged endpoint. */
 export interface HistoryRow {
@@ -108,32 +108,24 @@ export class HistoryWriter {
 }
 
 function bindingsOf(chunk: readonly HistoryRow[], at: Date, runId: string): Knex.RawBinding[] {
-  const col = <T>(f: (r: HistoryRow) => T): T[] => chunk.map(f);
-  const bindings: unknown[] = [
-    at,
-    runId,
-    col(() => crypto.randomUUID()),
-    col((r) => r.definitionId),
-    col((r) => r.certificateId),
-    col((r) => r.endpoint.slice(0, 300)),
-    col((r) => r.outcome.status),
-    col((r) => r.outcome.reason.slice(0, 100)),
-    col((r) => r.outcome.message.slice(0, 8000)),
-    col((r) => r.endpointId),
-    col((r) => r.outcome.leaf?.sha256 ?? null),
-    col((r) => r.outcome.leaf?.sha1 ?? null),
-    col((r) => (r.outcome.leaf ? new Date(r.outcome.leaf.notAfter).toISOString() : null)),
-    col((r) => r.probedBy.slice(0, 100)),
-    col((r) =>
-      JSON.stringify(
-        r.outcome.checks.map((c) => ({
-          code: c.code,
-          status: c.status,
-          message: c.message,
-          ...(c.reason ? { reason: c.reason } : {}),
-        })) satisfies MonitoringRecord['checks']
-      )
-    ),
-  ];
-  return bindings as Knex.RawBinding[]; // arrays of nullable values: pg sends NULL elements
+  const rows = chunk.map((r) => ({
+    def: r.definitionId,
+    cert: r.certificateId,
+    endpoint: r.endpoint.slice(0, 300),
+    status: r.outcome.status,
+    reason: r.outcome.reason.slice(0, 100),
+    message: r.outcome.message.slice(0, 8000),
+    ep: r.endpointId,
+    sha256: r.outcome.leaf?.sha256 ?? null,
+    sha1: r.outcome.leaf?.sha1 ?? null,
+    not_after: r.outcome.leaf ? new Date(r.outcome.leaf.notAfter).toISOString() : null,
+    probed_by: r.probedBy.slice(0, 100),
+    checks: r.outcome.checks.map((c) => ({
+      code: c.code,
+      status: c.status,
+      message: c.message,
+      ...(c.reason ? { reason: c.reason } : {}),
+    })) satisfies MonitoringRecord['checks'],
+  }));
+  return [at, runId, JSON.stringify(rows)];
 }
