@@ -118,15 +118,24 @@ const leafCache = new Map<string, CertificateFacts>();
  * @throws Error (a `DecodeError` or OpenSSL's) when the bytes are not a certificate
  */
 export function certificateFacts(der: Buffer): CertificateFacts {
+  // The same buffer object is decoded by several steps of one evaluation (AIA, revocation, the checks): known
+  // buffers skip even the hashing. Probe buffers are never mutated (see decoded-x509.ts).
+  const same = byBuffer.get(der);
+  if (same) return same;
   const sha256 = createHash('sha256').update(der).digest('hex');
-  const hit = caCache.get(sha256) ?? leafCache.get(sha256);
-  if (hit) return hit;
-  const facts = Object.freeze(decodeFacts(der, sha256));
-  const [cache, limit] = facts.isCa ? [caCache, CA_CACHE_LIMIT] : [leafCache, LEAF_CACHE_LIMIT];
-  if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
-  cache.set(sha256, facts);
+  let facts = caCache.get(sha256) ?? leafCache.get(sha256);
+  if (!facts) {
+    facts = Object.freeze(decodeFacts(der, sha256));
+    const [cache, limit] = facts.isCa ? [caCache, CA_CACHE_LIMIT] : [leafCache, LEAF_CACHE_LIMIT];
+    if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
+    cache.set(sha256, facts);
+  }
+  if (decodedX509(der)) byBuffer.set(der, facts);
   return facts;
 }
+
+/** Facts by the probe's own DER buffers (weakly: they go with the observation). */
+const byBuffer = new WeakMap<Buffer, CertificateFacts>();
 
 function decodeFacts(der: Buffer, sha256: string): CertificateFacts {
   const x509 = decodedX509(der) ?? new X509Certificate(der);
