@@ -6,22 +6,16 @@
 import net from 'node:net';
 import type { CertificateDefinition, DeployTarget } from './definition';
 import { isDnsName } from './definition';
-import { deliveryMethodOf } from './deployment';
+import { type DeriveOptions, checkPortAndStarttls, deliveryMethodOf } from './deployment';
 import type { MonitoredEndpoint } from './monitoring';
+
+export { type DeriveOptions, checkPortAndStarttls };
 
 /** What a deploy target implies for its monitored endpoint. */
 export type DerivedEndpoint = Pick<
   MonitoredEndpoint,
   'host' | 'port' | 'serverName' | 'starttls' | 'probeFrom' | 'agentId'
 > & { deployTargetIndex: number };
-
-export interface DeriveOptions {
-  /** The controller's own HTTPS port (for `this-controller` targets); unknown → 443. */
-  controllerHttpsPort?: number | undefined;
-}
-
-/** STARTTLS ports of a submission/relay MTA. */
-const SMTP_STARTTLS_PORTS = new Set([25, 587]);
 
 /** The certificate name a client asks for (SNI): the CN when it is a host name, else the first DNS SAN. */
 export function nameOf(def: Pick<CertificateDefinition, 'subject' | 'sans'>): string | null {
@@ -31,34 +25,6 @@ export function nameOf(def: Pick<CertificateDefinition, 'subject' | 'sans'>): st
   if (dns) return dns.value.replace(/\.$/, '');
   const ip = def.sans.find((s) => s.type === 'ip');
   return ip ? ip.value : null;
-}
-
-/**
- * Default STARTTLS dialect and port of a target by server type: postfix 25 with STARTTLS smtp, dovecot 993
- * (143 with STARTTLS imap, 110 with pop3), this-controller the controller's HTTPS port, everything else 443.
- */
-export function checkPortAndStarttls(
-  target: DeployTarget,
-  opts: DeriveOptions = {}
-): { port: number; starttls: MonitoredEndpoint['starttls'] } {
-  const given = target.starttls ?? null;
-  switch (target.serverType) {
-    case 'postfix': {
-      const port = target.checkPort ?? (given === 'smtp' || given === null ? 25 : given === 'imap' ? 143 : 110);
-      const starttls = given ?? (SMTP_STARTTLS_PORTS.has(port) ? 'smtp' : null);
-      return { port, starttls };
-    }
-    case 'dovecot': {
-      const port = target.checkPort ?? (given === 'imap' ? 143 : given === 'pop3' ? 110 : given === 'smtp' ? 25 : 993);
-      return { port, starttls: given };
-    }
-    case 'this-controller':
-      return { port: target.checkPort ?? opts.controllerHttpsPort ?? 443, starttls: given };
-    default: {
-      const port = target.checkPort ?? (given === 'smtp' ? 25 : given === 'imap' ? 143 : given === 'pop3' ? 110 : 443);
-      return { port, starttls: given };
-    }
-  }
 }
 
 /**

@@ -13,9 +13,8 @@
  * exactly the TLS ones (host, port, fingerprint computed by the `openssl` CLI); the import then creates one
  * definition per certificate with a monitored endpoint per host:port, and a second import reports all duplicates.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { TestFn } from 'ava';
 import { DEFAULT_PORTS, type ScanFinding, expandTargets, scan } from '@certfleet/shared';
 import { runScan } from '../../../controller/src/cli/commands/scan';
@@ -25,6 +24,16 @@ import { startTestController, type TestController } from '../../_helpers/control
 import { assertCommands, testNeeding } from '../../_helpers/needs';
 import { opensslSelfSigned } from '../../_helpers/openssl-cert';
 import { makeProbePki, opensslFingerprints, type ProbePki } from '../../_helpers/probe-pki';
+import {
+  type LinkedNamespace,
+  type NsListener,
+  createLinkedNamespace,
+  inNamespace,
+  removeLinkedNamespace,
+  sh,
+  startNsListeners,
+  stopNsListeners,
+} from '../../_helpers/netns-listeners';
 import { tempRoot } from '../agent/_servers';
 
 const NEEDS = ['ip', 'openssl'];
@@ -39,76 +48,17 @@ const NS_ADDRESSES = Array.from({ length: 11 }, (_, i) => `198.18.64.${10 + i}`)
 const HOST_LINK = '198.18.65.1';
 const NS_LINK = '198.18.65.2';
 
-interface Listener {
-  address: string;
-  port: number;
-  /** Certificate file (leaf first) and key served; absent for the plain TCP listener. */
-  cert?: string;
-  key?: string;
-  starttls?: 'smtp';
-}
-
 interface Ctx {
   dir: string;
-  ns: string;
-  vethHost: string;
-  vethNs: string;
+  net?: LinkedNamespace;
   pki: ProbePki;
   servers?: ChildProcess;
-  listeners: Listener[];
+  listeners: NsListener[];
   /** host:port → expected leaf SHA-256 (openssl). */
   expected: Map<string, string>;
   tc?: TestController;
 }
 let ctx: Ctx | undefined;
-
-const SERVER_SCRIPT = `
-const fs = require('node:fs'); const net = require('node:net'); const tls = require('node:tls');
-const listeners = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-let ready = 0;
-const up = () => { if (++ready === listeners.length) process.stdout.write('ready\\n'); };
-for (const l of listeners) {
-  let server;
-  if (!l.cert) {
-    server = net.createServer((s) => { s.on('error', () => {}); s.end('HTTP/1.0 400 not TLS\\r\\n\\r\\n'); });
-  } else {
-    const secureContext = tls.createSecureContext({ cert: fs.readFileSync(l.cert), key: fs.readFileSync(l.key) });
-    if (l.starttls === 'smtp') {
-      server = net.createServer((socket) => {
-        socket.on('error', () => {});
-        socket.write('220 mail.disc.test ESMTP\\r\\n');
-        let buf = '';
-        const onData = (chunk) => {
-          buf += chunk.toString('latin1');
-          let nl;
-          while ((nl = buf.indexOf('\\r\\n')) >= 0) {
-            const line = buf.slice(0, nl); buf = buf.slice(nl + 2);
-            if (/^(EHLO|HELO) /i.test(line)) socket.write('250-mail.disc.test\\r\\n250 STARTTLS\\r\\n');
-            else if (/^STARTTLS$/i.test(line)) {
-              socket.off('data', onData);
-              socket.write('220 2.0.0 go ahead\\r\\n');
-              const secure = new tls.TLSSocket(socket, { isServer: true, secureContext });
-              secure.on('error', () => {});
-              return;
-            } else socket.write('502 5.5.2 unknown\\r\\n');
-          }
-        };
-        socket.on('data', onData);
-      });
-    } else {
-      server = tls.createServer({ cert: fs.readFileSync(l.cert), key: fs.readFileSync(l.key) }, (s) => { s.on('error', () => {}); s.end(); });
-    }
-  }
-  server.on('error', (e) => { process.stderr.write(String(e) + '\\n'); process.exit(3); });
-  server.listen(l.port, l.address, up);
-}
-process.on('SIGTERM', () => process.exit(0));
-`;
-
-function sh(cmd: string, args: string[]): void {
-  execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
-}
-const inNs = (args: string[]): void => sh('ip', ['netns', 'exec', (ctx as Ctx).ns, ...args]);
 
 const selfSigned = (dir: string, name: string): Promise<{ cert: string; key: string }> =>
   opensslSelfSigned(dir, name, `/CN=${name}/O=CertFleet Discovery Tests`, { san: name, days: 90 });
@@ -116,28 +66,17 @@ const selfSigned = (dir: string, name: string): Promise<{ cert: string; key: str
 test.before(async () => {
   if (process.env.CI === 'true' || process.env.CI === '1') assertCommands(NEEDS);
   const dir = tempRoot('certfleet-discovery-');
-  const tag = String(process.pid % 100_000);
   ctx = {
     dir,
-    ns: `cf-disc-${process.pid}`,
-    vethHost: `cfdh${tag}`,
-    vethNs: `cfdn${tag}`,
     pki: await makeProbePki(),
     listeners: [],
     expected: new Map(),
   };
   // The namespace, its link to the host, its addresses and the host's route to them.
-  sh('ip', ['netns', 'add', ctx.ns]);
-  inNs(['ip', 'link', 'set', 'lo', 'up']);
-  sh('ip', ['link', 'add', ctx.vethHost, 'type', 'veth', 'peer', 'name', ctx.vethNs]);
-  sh('ip', ['link', 'set', ctx.vethNs, 'netns', ctx.ns]);
-  sh('ip', ['addr', 'add', `${HOST_LINK}/30`, 'dev', ctx.vethHost]);
-  sh('ip', ['link', 'set', ctx.vethHost, 'up']);
-  inNs(['ip', 'addr', 'add', `${NS_LINK}/30`, 'dev', ctx.vethNs]);
-  inNs(['ip', 'link', 'set', ctx.vethNs, 'up']);
-  for (const a of NS_ADDRESSES) inNs(['ip', 'addr', 'add', `${a}/32`, 'dev', 'lo']);
-  inNs(['ip', 'route', 'add', 'blackhole', RANGE]);
-  sh('ip', ['route', 'add', RANGE, 'via', NS_LINK, 'dev', ctx.vethHost]);
+  const n = (ctx.net = createLinkedNamespace('disc', HOST_LINK, NS_LINK));
+  for (const a of NS_ADDRESSES) inNamespace(n, ['ip', 'addr', 'add', `${a}/32`, 'dev', 'lo']);
+  inNamespace(n, ['ip', 'route', 'add', 'blackhole', RANGE]);
+  sh('ip', ['route', 'add', RANGE, 'via', NS_LINK, 'dev', n.vethHost]);
 
   // Certificates and the listeners inside the namespace.
   const a = await selfSigned(dir, 'a.disc.test');
@@ -154,36 +93,15 @@ test.before(async () => {
   for (const l of ctx.listeners) {
     if (l.cert) ctx.expected.set(`${l.address}:${l.port}`, (await opensslFingerprints(l.cert)).sha256);
   }
-  const config = path.join(dir, 'listeners.json');
-  fs.writeFileSync(config, JSON.stringify(ctx.listeners));
-  const script = path.join(dir, 'servers.js');
-  fs.writeFileSync(script, SERVER_SCRIPT);
-  const child = spawn('ip', ['netns', 'exec', ctx.ns, process.execPath, script, config], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  ctx.servers = child;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('listeners in the namespace did not start within 20 s')), 20_000);
-    child.once('exit', (code) => reject(new Error(`listeners exited with ${code}`)));
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
+  ctx.servers = await startNsListeners(n.ns, dir, ctx.listeners);
 });
 
 test.after.always(async () => {
   if (!ctx) return;
-  if (ctx.servers && ctx.servers.exitCode === null) {
-    ctx.servers.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await stopNsListeners(ctx.servers);
   await ctx.tc?.close();
-  spawnSync('ip', ['route', 'del', RANGE, 'via', NS_LINK, 'dev', ctx.vethHost]);
-  spawnSync('ip', ['link', 'del', ctx.vethHost]);
-  spawnSync('ip', ['netns', 'delete', ctx.ns]);
+  if (ctx.net) spawnSync('ip', ['route', 'del', RANGE, 'via', NS_LINK, 'dev', ctx.net.vethHost]);
+  removeLinkedNamespace(ctx.net);
   await ctx.pki.cleanup();
   fs.rmSync(ctx.dir, { recursive: true, force: true });
 });

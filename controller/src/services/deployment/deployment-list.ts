@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Deployment } from '../../domain/agent';
 import type { DeployTarget } from '../../domain/definition';
 import { checkEndpointOf } from '../../domain/deployment';
+import { deriveOptionsOf } from '../monitoring/deploy-target-endpoints';
 import { DefinitionEntity, DeploymentEntity } from '../../storage/entities';
 import type { ServiceContext } from '../context';
 import { endpointLabel } from '../monitoring/observation';
@@ -77,7 +78,11 @@ export async function listDeploymentPage(
   const defs = await em.find(DefinitionEntity, { id: { $in: defIds } }, { fields: ['id', 'subject'] });
   const cnOf = new Map(defs.map((d) => [d.id, d.subject.commonName]));
   const endpoints = rows.map((d) => {
-    const e = checkEndpointOf(d.target as unknown as DeployTarget, cnOf.get(d.definitionId) ?? '');
+    const e = checkEndpointOf(
+      d.target as unknown as DeployTarget,
+      cnOf.get(d.definitionId) ?? '',
+      deriveOptionsOf(ctx)
+    );
     return endpointLabel(e.host, e.port);
   });
   // Through knex: its raw bindings pass the two arrays as real array parameters (one query for the whole page).

@@ -9,6 +9,7 @@ import type { Deployment, DeploymentStatus } from '../../domain/agent';
 import type { Certificate } from '../../domain/certificate';
 import { deployTargetSchema, type DeployTarget } from '../../domain/definition';
 import { deliveryMethodOf, hooksFor, installTargetOf, installerFor, slotFor } from '../../domain/deployment';
+import { deriveOptionsOf } from '../monitoring/deploy-target-endpoints';
 import { openPrivateKey } from '../../secrets/key-vault';
 import type { Em } from '../../storage/database';
 import {
@@ -281,7 +282,7 @@ export async function sealForTarget(
       notAfter: new Date(now.getTime() + BUNDLE_VALIDITY_MS).toISOString(),
       files: [...files.keys()].map((path) => ({ path })),
       hooks: hooksFor(installer),
-      target: installTargetOf(target, commonName),
+      target: installTargetOf(target, commonName, deriveOptionsOf(ctx)),
     },
     files,
     signingKey: pki.signingPrivateKeyPem,

@@ -12,6 +12,7 @@ import { CertFleetError } from '@certfleet/shared';
 import type { Deployment } from '../../domain/agent';
 import type { DeployTarget } from '../../domain/definition';
 import { checkEndpointOf } from '../../domain/deployment';
+import { deriveOptionsOf } from './deploy-target-endpoints';
 import { SITE_PATTERN } from '../../domain/monitoring';
 import { AgentEntity, CertificateEntity, DefinitionEntity, DeploymentEntity } from '../../storage/entities';
 import type { Notifier } from '../acquisition/notifier';
@@ -95,7 +96,7 @@ export async function deployCheck(
 ): Promise<DeployCheckResult> {
   const { d, cert, def } = await loadDeployment(ctx, deploymentId);
   const target = d.target as Partial<DeployTarget>;
-  const endpoint = checkEndpointOf(target as DeployTarget, def.subject.commonName);
+  const endpoint = checkEndpointOf(target as DeployTarget, def.subject.commonName, deriveOptionsOf(ctx));
   const agentId = d.agentId ?? target.agentId ?? null;
   if (options.from === 'agent' && !agentId) {
     throw new CertFleetError('CF_VALIDATION', 'deployment: this deployment has no agent to run the check');
@@ -114,7 +115,7 @@ export async function deployCheck(
   }
   const viaSite = site !== null; // probe jobs carry STARTTLS (the agent runs the dialogue)
   // Agent probe jobs carry no STARTTLS dialogue: mail servers are checked from the controller.
-  const viaAgent = !viaSite && options.from !== 'controller' && agentId !== null && !target.starttls;
+  const viaAgent = !viaSite && options.from !== 'controller' && agentId !== null && !endpoint.starttls;
   const { run, results } = await executeRun(
     ctx,
     'deploy-check',
@@ -127,7 +128,7 @@ export async function deployCheck(
           host: endpoint.host,
           port: endpoint.port,
           serverName: endpoint.serverName ?? null,
-          starttls: target.starttls ?? null,
+          starttls: endpoint.starttls,
           probeFrom: viaSite ? 'site' : viaAgent ? 'agent' : 'controller',
           agentId: viaAgent ? agentId : null,
           site: viaSite ? site : null,

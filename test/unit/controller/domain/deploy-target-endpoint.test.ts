@@ -1,5 +1,10 @@
 import test from 'ava';
-import type { CertificateDefinition, DeployTarget } from '../../../../controller/src/domain/definition';
+import {
+  type CertificateDefinition,
+  type DeployTarget,
+  deployTargetSchema,
+} from '../../../../controller/src/domain/definition';
+import { checkEndpointOf, installTargetOf } from '../../../../controller/src/domain/deployment';
 import {
   derivedEndpointOf,
   derivedEndpointsOf,
@@ -92,4 +97,40 @@ test('D1 M3 only Lifecycle-Managed definitions derive endpoints, one per target 
     ]
   );
   t.deepEqual(derivedEndpointsOf(def({ deployTargets: targets, operationMode: 'monitored' })), []);
+});
+
+test('D6 M2 the deploy check, the agent post-install probe and the monitored endpoint name the same host:port and STARTTLS for every server type', (t) => {
+  const types = deployTargetSchema.shape.serverType.options;
+  const variants: Array<Partial<DeployTarget>> = [
+    {},
+    { checkPort: 587 },
+    { checkPort: 465 },
+    { starttls: 'imap' },
+    { starttls: 'pop3' },
+    { starttls: 'smtp' },
+    { checkHost: 'MAIL.Example.COM.' },
+  ];
+  const opts = { controllerHttpsPort: 9443 };
+  for (const serverType of types) {
+    for (const v of variants) {
+      const tg = target({ serverType, directory: '/etc/x', ...v });
+      const label = `${serverType} ${JSON.stringify(v)}`;
+      const derived = derivedEndpointOf(def(), tg, 0, opts);
+      if (!derived) return t.fail(`${label}: no derived endpoint`);
+      const check = checkEndpointOf(tg, 'www.example.com', opts);
+      const { host, port, starttls } = derived;
+      t.deepEqual({ host: check.host, port: check.port, starttls: check.starttls }, { host, port, starttls }, label);
+      if (serverType === 'file-command' || serverType === 'this-controller') continue; // no installer
+      const probe = installTargetOf(tg, 'www.example.com', opts).probe;
+      t.deepEqual(
+        { host: probe?.host, port: probe?.port, starttls: probe?.starttls ?? null },
+        { host, port, starttls },
+        label
+      );
+    }
+  }
+  // the cases the older rule (443 unless STARTTLS) got wrong
+  t.like(checkEndpointOf(target({ serverType: 'dovecot' }), 'www.example.com'), { port: 993, starttls: null });
+  t.like(checkEndpointOf(target({ serverType: 'postfix' }), 'www.example.com'), { port: 25, starttls: 'smtp' });
+  t.like(checkEndpointOf(target({ serverType: 'this-controller' }), 'www.example.com', opts), { port: 9443 });
 });
