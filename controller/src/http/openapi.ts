@@ -14,7 +14,7 @@ function schemaOf(s: z.ZodType | undefined, io: 'input' | 'output'): Record<stri
 export function buildOpenApi(routes: AnyRouteSpec[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
+    const path = r.url.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
     const params: unknown[] = [];
     for (const [where, schema] of [
       ['path', r.params],
