@@ -155,3 +155,15 @@ export async function testCa(name = 'Test'): Promise<{ root: TestCert; intermedi
   });
   return { root, intermediate };
 }
+
+/** What `POST /api/v1/imports` answers (the ids the tests use). */
+export interface ImportedIds {
+  definition: { id: string };
+  certificate: { id: string };
+}
+
+/** The body of `POST /api/v1/imports` for a Lifecycle-Managed import of `leaf` with its key and `chain`. */
+export function managedImportBody(name: string, leaf: TestCert, chain: TestCert): Record<string, string> {
+  const b64 = (text: string): string => Buffer.from(text).toString('base64');
+  return { mode: 'managed', name, file: b64(leaf.pem), key: b64(leaf.key.privateKeyPem), chain: b64(chain.pem) };
+}

@@ -28,7 +28,7 @@ import {
 import { startTestController, type TestController } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { closeAll, listenOn } from '../../_helpers/probe-pki';
-import { testCa, testCert } from '../../_helpers/test-pki';
+import { type ImportedIds, managedImportBody, testCa, testCert } from '../../_helpers/test-pki';
 import { tempRoot } from '../agent/_servers';
 
 const NEEDS = ['chromium'];
@@ -112,13 +112,7 @@ test.before(async () => {
   const c = { tc, dir, servers } as unknown as Ctx;
   ctx = c;
   c.token = await tc.adminToken();
-  const imported = await ok<{ definition: { id: string }; certificate: { id: string } }>('POST', '/api/v1/imports', {
-    mode: 'managed',
-    name: 'polish',
-    file: Buffer.from(leaf.pem).toString('base64'),
-    key: Buffer.from(leaf.key.privateKeyPem).toString('base64'),
-    chain: Buffer.from(intermediate.pem).toString('base64'),
-  });
+  const imported = await ok<ImportedIds>('POST', '/api/v1/imports', managedImportBody('polish', leaf, intermediate));
   c.certificateId = imported.certificate.id;
   c.definitionId = imported.definition.id;
   await ok('PATCH', `/api/v1/definitions/${c.definitionId}`, {

@@ -39,7 +39,7 @@ import { ADMIN_PASSWORD, startTestController, type TestController } from '../../
 import { createUser } from '../../_helpers/https-client';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
 import { closeAll, listenOn } from '../../_helpers/probe-pki';
-import { testCa, testCert, type TestCert } from '../../_helpers/test-pki';
+import { type ImportedIds, managedImportBody, testCa, testCert, type TestCert } from '../../_helpers/test-pki';
 import { tempRoot } from '../agent/_servers';
 
 const NEEDS = ['chromium'];
@@ -127,13 +127,7 @@ async function importWithOfflineTarget(
   name: string,
   checkPort: number
 ): Promise<{ certificateId: string; definitionId: string }> {
-  const imported = await ok<{ definition: { id: string }; certificate: { id: string } }>('POST', '/api/v1/imports', {
-    mode: 'managed',
-    name,
-    file: Buffer.from(leaf.pem).toString('base64'),
-    key: Buffer.from(leaf.key.privateKeyPem).toString('base64'),
-    chain: Buffer.from(chain.pem).toString('base64'),
-  });
+  const imported = await ok<ImportedIds>('POST', '/api/v1/imports', managedImportBody(name, leaf, chain));
   await ok('PATCH', `/api/v1/definitions/${imported.definition.id}`, {
     deployTargets: [
       {

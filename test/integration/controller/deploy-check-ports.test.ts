@@ -20,7 +20,7 @@ import {
   startNsListeners,
   stopNsListeners,
 } from '../../_helpers/netns-listeners';
-import { testCa, testCert } from '../../_helpers/test-pki';
+import { type ImportedIds, managedImportBody, testCa, testCert } from '../../_helpers/test-pki';
 import { tempRoot } from '../agent/_servers';
 
 const NEEDS = ['ip'];
@@ -70,13 +70,7 @@ test.before(async () => {
 
   c.tc = await startTestController();
   c.token = await c.tc.adminToken();
-  const imported = await api<{ definition: { id: string }; certificate: { id: string } }>('POST', '/api/v1/imports', {
-    mode: 'managed',
-    name: 'mail-dcp',
-    file: Buffer.from(leaf.pem).toString('base64'),
-    key: Buffer.from(leaf.key.privateKeyPem).toString('base64'),
-    chain: Buffer.from(intermediate.pem).toString('base64'),
-  });
+  const imported = await api<ImportedIds>('POST', '/api/v1/imports', managedImportBody('mail-dcp', leaf, intermediate));
   c.certificateId = imported.certificate.id;
   c.definitionId = imported.definition.id;
   // No checkPort, no starttls: the server types' defaults decide.
