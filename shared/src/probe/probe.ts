@@ -26,7 +26,7 @@ import {
   type StartTlsProtocol,
   startTlsDialogue,
 } from './starttls';
-import { rememberX509 } from '../x509/decoded-x509';
+import { decodedX509, rememberHandshakeVerified, rememberX509 } from '../x509/decoded-x509';
 
 export { STARTTLS_PROTOCOLS, type StartTlsProtocol };
 
@@ -241,6 +241,7 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
     const cipher = secure.getCipher();
     observation.cipher = cipher.standardName ?? cipher.name;
     observation.chain = servedChain(secure);
+    noteHandshakeVerification(secure, observation.chain);
     if (observation.chain.length === 0) throw new ProbeFailure('HandshakeFailed', 'the server sent no certificate');
     observation.ok = true;
   } catch (err) {
@@ -273,6 +274,32 @@ function servedChain(secure: tls.TLSSocket): Buffer[] {
     cert = cert.issuerCertificate;
   }
   return chain;
+}
+
+/**
+ * With the empty trust store, OpenSSL still verifies the served chain during every handshake (Node accepts any
+ * result): it builds the chain from the served certificates, finds no trusted root, and then verifies each link's
+ * signature and each certificate's validity, reporting every problem to a callback; the verify error Node exposes is
+ * the last one reported. `UNABLE_TO_GET_ISSUER_CERT_LOCALLY` as the last error therefore means: a served issuer of
+ * the leaf was found (a leaf alone ends in `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), and its signature check and every
+ * later check passed (a failure would be reported after it). When exactly one served certificate bears the leaf's
+ * issuer name, that is the issuer OpenSSL used, and the checks need not verify that pair again.
+ */
+function noteHandshakeVerification(secure: tls.TLSSocket, chain: readonly Buffer[]): void {
+  // Node sets `authorizationError` to OpenSSL's error code string (typed as Error)
+  const verifyError: unknown = secure.authorizationError;
+  if (verifyError !== 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' || chain.length < 2) return;
+  const leaf = decodedX509(chain[0] as Buffer);
+  if (!leaf) return;
+  let issuer: X509Certificate | undefined;
+  for (const der of chain.slice(1)) {
+    const cert = decodedX509(der);
+    if (!cert) return;
+    if (cert.subject !== leaf.issuer) continue;
+    if (issuer) return; // two candidates: OpenSSL may have used either
+    issuer = cert;
+  }
+  if (issuer) rememberHandshakeVerified(leaf, issuer.fingerprint256);
 }
 
 function classify(err: unknown, phase: Phase, timedOut: boolean, timeoutMs: number): ProbeFailure {

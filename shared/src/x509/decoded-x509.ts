@@ -1,7 +1,10 @@
 /**
- * `X509Certificate` objects already made for a DER buffer, e.g. by the TLS stack during a probe
- * (`getPeerX509Certificate()`), so that decoding the same bytes for the checks does not parse them a second time.
- * Keyed by the buffer object itself (weakly): a buffer registered here must never be mutated.
+ * What the TLS stack already did with the certificates of a probe, so that the checks do not do it again:
+ * - the `X509Certificate` objects it made for the served DER (`getPeerX509Certificate()`), so that decoding the same
+ *   bytes for the checks does not parse them a second time (keyed by the buffer object itself, weakly: a buffer
+ *   registered here must never be mutated);
+ * - which served certificate's key the handshake verified the leaf's signature with (see
+ *   {@link rememberHandshakeVerified}).
  */
 import type { X509Certificate } from 'node:crypto';
 
@@ -16,4 +19,21 @@ export function rememberX509(der: Buffer, x509: X509Certificate): Buffer {
 /** The `X509Certificate` registered for this very buffer, if any. */
 export function decodedX509(der: Buffer): X509Certificate | undefined {
   return decoded.get(der);
+}
+
+const verifiedIssuer = new WeakMap<X509Certificate, string>();
+
+/**
+ * Records that OpenSSL verified the signature of `leaf` (the probe's own object) with the public key of the served
+ * certificate whose `fingerprint256` is `issuerFingerprint256`, during the handshake. Only the probe calls this, and
+ * only when the handshake's verification proves it (probe.ts). Path validation then skips verifying that one pair
+ * again (an ECDSA verification per endpoint); it never skips a pair it was not told about.
+ */
+export function rememberHandshakeVerified(leaf: X509Certificate, issuerFingerprint256: string): void {
+  verifiedIssuer.set(leaf, issuerFingerprint256);
+}
+
+/** The `fingerprint256` of the served certificate whose key verified `leaf` in the handshake, if recorded. */
+export function handshakeVerifiedIssuer(leaf: X509Certificate): string | undefined {
+  return verifiedIssuer.get(leaf);
 }
