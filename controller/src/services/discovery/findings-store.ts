@@ -8,6 +8,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import type { ScanFinding } from '@certfleet/shared';
 import type { DiscoveryFinding } from '../../domain/discovery';
 import type { Em } from '../../storage/database';
+import { pgJson, pgText } from '../../storage/pg-values';
 
 /** Rows per INSERT statement. */
 const BATCH = 500;
@@ -62,22 +63,22 @@ export async function storeFindings(
       col((f) => f.cipher?.slice(0, 200) ?? null),
       col((f) => f.sha256),
       col((f) => f.sha1),
-      col((f) => f.commonName),
-      col((f) => f.subject),
-      col((f) => f.issuer),
+      col((f) => (f.commonName === null ? null : pgText(f.commonName))),
+      col((f) => pgText(f.subject)),
+      col((f) => pgText(f.issuer)),
       col((f) => isoOrNull(f.notBefore)),
       col((f) => isoOrNull(f.notAfter)),
       col((f) => f.serial.slice(0, 100)),
-      col((f) => JSON.stringify(f.sans)),
+      col((f) => pgJson(f.sans)),
       col((f) => f.validity),
       col((f) => f.trusted),
       col((f) => f.selfSigned),
       col((f) => f.daysToExpiry),
-      col((f) => JSON.stringify(f.weakAlgorithms)),
+      col((f) => pgJson(f.weakAlgorithms)),
       col((f) => f.status),
       col((f) => f.reason.slice(0, 100)),
-      col((f) => f.message.slice(0, 8000)),
-      col((f) => JSON.stringify(f.checks)),
+      col((f) => pgText(f.message.slice(0, 8000))),
+      col((f) => pgJson(f.checks)),
       col((f) => f.pem),
       col((f) => JSON.stringify(f.chainPem)),
       col(() => probedBy.slice(0, 100)),

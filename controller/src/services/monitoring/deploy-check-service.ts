@@ -12,6 +12,7 @@ import { CertFleetError } from '@certfleet/shared';
 import type { Deployment } from '../../domain/agent';
 import type { DeployTarget } from '../../domain/definition';
 import { checkEndpointOf } from '../../domain/deployment';
+import { pgText } from '../../storage/pg-values';
 import { deriveOptionsOf } from './deploy-target-endpoints';
 import { SITE_PATTERN } from '../../domain/monitoring';
 import { AgentEntity, CertificateEntity, DefinitionEntity, DeploymentEntity } from '../../storage/entities';
@@ -143,9 +144,12 @@ export async function deployCheck(
   const verified = deciding[1]?.status === 'ok' && deciding[2]?.status !== 'failing' && deciding[0]?.status === 'ok';
   const firstFailure = deciding.find((c) => c && c.status === 'failing');
   const reason = verified ? 'DeployCheckPassed' : (firstFailure?.reason ?? r.outcome.reason);
-  const message = verified
-    ? `deploy check by ${r.probedBy}: ${r.entry.endpoint} serves the deployed certificate (SHA-256 ${cert.sha256})`
-    : `deploy check by ${r.probedBy}: ${firstFailure?.message ?? r.outcome.message}`;
+  // the failure message may quote the server's own strings (pgText: no NUL reaches PostgreSQL)
+  const message = pgText(
+    verified
+      ? `deploy check by ${r.probedBy}: ${r.entry.endpoint} serves the deployed certificate (SHA-256 ${cert.sha256})`
+      : `deploy check by ${r.probedBy}: ${firstFailure?.message ?? r.outcome.message}`
+  );
   const now = ctx.clock.now();
   const actor = options.actor ?? 'system:deploy-check';
   const updated = await ctx.db.em().transactional(async (em) => {

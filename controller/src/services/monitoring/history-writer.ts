@@ -12,6 +12,7 @@
 import type { Knex } from '@mikro-orm/postgresql';
 import type { CheckOutcome } from '@certfleet/shared';
 import type { MonitoringRecord } from '../../domain/history';
+import { pgJson } from '../../storage/pg-values';
 
 /** Rows per INSERT. */
 export const HISTORY_CHUNK_ROWS = 100;
@@ -127,5 +128,5 @@ function bindingsOf(chunk: readonly HistoryRow[], at: Date, runId: string): Knex
       ...(c.reason ? { reason: c.reason } : {}),
     })) satisfies MonitoringRecord['checks'],
   }));
-  return [at, runId, JSON.stringify(rows)];
+  return [at, runId, pgJson(rows)];
 }

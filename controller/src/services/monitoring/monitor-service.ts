@@ -42,6 +42,7 @@ import type { Certificate } from '../../domain/certificate';
 import type { MonitoringRecord } from '../../domain/history';
 import type { MonitorRun } from '../../domain/monitoring';
 import { DefinitionEntity, MonitorRunEntity, MonitoringHistoryEntity } from '../../storage/entities';
+import { pgJson } from '../../storage/pg-values';
 import type { ServiceContext } from '../context';
 import { parseInput } from '../definition-service';
 import { DEFAULT_AGENT_DEADLINE_MS, observeViaAgents } from './agent-probing';
@@ -365,7 +366,7 @@ async function closeRun(ctx: ServiceContext, run: MonitorRun, patch: Partial<Mon
       next.ok,
       next.warning,
       next.failing,
-      next.report === null ? null : JSON.stringify(next.report),
+      next.report === null ? null : pgJson(next.report),
       next.done ?? 0,
       next.finishedAt,
       run.id,
