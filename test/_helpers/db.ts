@@ -1,5 +1,9 @@
 import crypto from 'node:crypto';
 import { Client } from 'pg';
+import pino from 'pino';
+import { systemClock } from '@certfleet/shared';
+import { masterKeyFromBytes } from '../../controller/src/secrets/master-key';
+import type { ServiceContext } from '../../controller/src/services/context';
 import { ensureDatabase, openDatabase, withDatabase, type Database } from '../../controller/src/storage/database';
 
 /** The admin URL given by test/run.ts (embedded PostgreSQL) or DATABASE_URL. */
@@ -34,4 +38,14 @@ export async function dropDatabase(url: string): Promise<void> {
   } finally {
     await c.end();
   }
+}
+
+/** A service context on `db` for tests that call services directly: random master key, system clock, no logs. */
+export function serviceContextFor(db: Database): ServiceContext {
+  return {
+    db,
+    masterKey: masterKeyFromBytes(crypto.randomBytes(32)),
+    clock: systemClock,
+    log: pino({ level: 'silent' }),
+  };
 }

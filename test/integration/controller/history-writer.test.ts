@@ -5,14 +5,12 @@
  */
 import crypto from 'node:crypto';
 import test from 'ava';
-import pino from 'pino';
-import { type CheckOutcome, systemClock } from '@certfleet/shared';
-import { masterKeyFromBytes } from '../../../controller/src/secrets/master-key';
+import type { CheckOutcome } from '@certfleet/shared';
 import type { ServiceContext } from '../../../controller/src/services/context';
 import { createDefinition } from '../../../controller/src/services/definition-service';
 import { HistoryWriter, type HistoryRow } from '../../../controller/src/services/monitoring/history-writer';
 import { type Database, openDatabase } from '../../../controller/src/storage/database';
-import { dropDatabase, freshDatabaseUrl } from '../../_helpers/db';
+import { dropDatabase, freshDatabaseUrl, serviceContextFor } from '../../_helpers/db';
 
 let db: Database;
 let url: string;
@@ -22,12 +20,7 @@ let definitionId: string;
 test.before(async () => {
   url = await freshDatabaseUrl('cfhist');
   db = await openDatabase(url);
-  ctx = {
-    db,
-    masterKey: masterKeyFromBytes(crypto.randomBytes(32)),
-    clock: systemClock,
-    log: pino({ level: 'silent' }),
-  };
+  ctx = serviceContextFor(db);
   const def = await createDefinition(
     ctx,
     { name: 'history.example', subject: { commonName: 'history.example' }, operationMode: 'monitored' },

@@ -5,13 +5,10 @@
  * a discovery scan must still store the finding; the NUL is shown as U+FFFD. Real TLS on loopback, real PostgreSQL,
  * the controller's own runMonitor, the shared scan engine and the controller's findings store.
  */
-import crypto from 'node:crypto';
 import type net from 'node:net';
 import tls from 'node:tls';
 import test from 'ava';
-import pino from 'pino';
-import { expandTargets, scan, systemClock } from '@certfleet/shared';
-import { masterKeyFromBytes } from '../../../controller/src/secrets/master-key';
+import { expandTargets, scan } from '@certfleet/shared';
 import type { ServiceContext } from '../../../controller/src/services/context';
 import { createDefinition } from '../../../controller/src/services/definition-service';
 import { storeFindings } from '../../../controller/src/services/discovery/findings-store';
@@ -20,7 +17,7 @@ import { createScan } from '../../../controller/src/services/discovery/scan-serv
 import { createEndpoint } from '../../../controller/src/services/monitoring/endpoints-service';
 import { getRun, runMonitor } from '../../../controller/src/services/monitoring/monitor-service';
 import { type Database, openDatabase } from '../../../controller/src/storage/database';
-import { dropDatabase, freshDatabaseUrl } from '../../_helpers/db';
+import { dropDatabase, freshDatabaseUrl, serviceContextFor } from '../../_helpers/db';
 import { closeAll, listenOn } from '../../_helpers/probe-pki';
 import { testCa, testCert } from '../../_helpers/test-pki';
 
@@ -35,12 +32,7 @@ const servers: net.Server[] = [];
 test.before(async () => {
   url = await freshDatabaseUrl('cfnul');
   db = await openDatabase(url);
-  ctx = {
-    db,
-    masterKey: masterKeyFromBytes(crypto.randomBytes(32)),
-    clock: systemClock,
-    log: pino({ level: 'silent' }),
-  };
+  ctx = serviceContextFor(db);
   const { intermediate } = await testCa('Hostile Strings');
   const leaf = await testCert({ subject: 'CN=nul.example', issuer: intermediate, dns: [EVIL_SAN] });
   port = await listenOn(
