@@ -140,3 +140,13 @@ export async function startTestController(
 }
 
 export { fixedClock };
+
+/**
+ * Points the in-process controller at a stand-in for the agent single executable (a tiny shell script in `dir`):
+ * enough for offline bundles whose archive the test never opens. The controller reads the variable per call.
+ */
+export function useStandInAgentExecutable(dir: string): void {
+  const exe = path.join(dir, 'certfleet-agent');
+  fs.writeFileSync(exe, '#!/bin/sh\necho "stand-in agent executable"\n', { mode: 0o755 });
+  process.env.CERTFLEET_AGENT_EXECUTABLE = exe;
+}

@@ -174,6 +174,20 @@ export async function listenOn(servers: net.Server[], server: net.Server, host =
 }
 
 /**
+ * A TLS listener on loopback that serves `certPem` (leaf first, then its chain) and closes each connection after the
+ * handshake — an install target for deploy checks and monitored endpoints. Returns its port; closed by `closeAll`.
+ */
+export function serveTlsChain(servers: net.Server[], certPem: string, keyPem: string): Promise<number> {
+  return listenOn(
+    servers,
+    tls.createServer({ cert: certPem, key: keyPem }, (s) => {
+      s.on('error', () => undefined);
+      s.end();
+    })
+  );
+}
+
+/**
  * Stops the servers listening. Open connections are not waited for (fakes never end their side): the test
  * process's exit ends them, and destroying a plain socket under a TLS socket from here could crash Node 20.
  */

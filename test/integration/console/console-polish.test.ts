@@ -10,8 +10,6 @@
  * Every state is checked with axe-core and screenshotted into test/artifacts/console/.
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import tls from 'node:tls';
 import type net from 'node:net';
 import type { Browser, Locator, Page, Route } from 'playwright-core';
 import {
@@ -25,9 +23,9 @@ import {
   screenshot,
   type PageProblems,
 } from '../../_helpers/console';
-import { startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController, useStandInAgentExecutable } from '../../_helpers/controller';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
-import { closeAll, listenOn } from '../../_helpers/probe-pki';
+import { closeAll, serveTlsChain } from '../../_helpers/probe-pki';
 import { type ImportedIds, managedImportBody, testCa, testCert } from '../../_helpers/test-pki';
 import { tempRoot } from '../agent/_servers';
 
@@ -91,21 +89,13 @@ test.before(async () => {
   if (isCI) assertCommands(NEEDS);
   const dir = tempRoot('certfleet-console-polish-');
   // The offline bundle carries the agent executable: a small stand-in is enough here (the bundle is not opened).
-  const exe = path.join(dir, 'certfleet-agent');
-  fs.writeFileSync(exe, '#!/bin/sh\necho "stand-in agent executable"\n', { mode: 0o755 });
-  process.env.CERTFLEET_AGENT_EXECUTABLE = exe;
+  useStandInAgentExecutable(dir);
 
   const { intermediate } = await testCa('Polish Console');
   const leaf = await testCert({ subject: `CN=${CN}`, issuer: intermediate, dns: [CN] });
   const servers: net.Server[] = [];
   // The install server the deploy check probes: serves the leaf and its intermediate.
-  const checkPort = await listenOn(
-    servers,
-    tls.createServer({ cert: leaf.pem + intermediate.pem, key: leaf.key.privateKeyPem }, (s) => {
-      s.on('error', () => undefined);
-      s.end();
-    })
-  );
+  const checkPort = await serveTlsChain(servers, leaf.pem + intermediate.pem, leaf.key.privateKeyPem);
 
   await ensureConsoleBuilt();
   const tc = await startTestController();

@@ -12,7 +12,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import tls from 'node:tls';
 import type net from 'node:net';
 import * as tar from 'tar';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -35,10 +34,15 @@ import {
   screenshot,
   type PageProblems,
 } from '../../_helpers/console';
-import { ADMIN_PASSWORD, startTestController, type TestController } from '../../_helpers/controller';
+import {
+  ADMIN_PASSWORD,
+  startTestController,
+  type TestController,
+  useStandInAgentExecutable,
+} from '../../_helpers/controller';
 import { createUser } from '../../_helpers/https-client';
 import { assertCommands, isCI, testNeeding } from '../../_helpers/needs';
-import { closeAll, listenOn } from '../../_helpers/probe-pki';
+import { closeAll, serveTlsChain } from '../../_helpers/probe-pki';
 import { type ImportedIds, managedImportBody, testCa, testCert, type TestCert } from '../../_helpers/test-pki';
 import { tempRoot } from '../agent/_servers';
 
@@ -157,22 +161,14 @@ test.before(async () => {
   if (isCI) assertCommands(NEEDS);
   const dir = tempRoot('certfleet-console-deploy-');
   // Stand-in for the agent single executable (see the file comment); read by the in-process controller per call.
-  const exe = path.join(dir, 'certfleet-agent');
-  fs.writeFileSync(exe, '#!/bin/sh\necho "stand-in agent executable"\n', { mode: 0o755 });
-  process.env.CERTFLEET_AGENT_EXECUTABLE = exe;
+  useStandInAgentExecutable(dir);
 
   const { intermediate } = await testCa('Deploy Console');
   const leaf = await testCert({ subject: `CN=${CN}`, issuer: intermediate, dns: [CN] });
   const other = await testCert({ subject: `CN=${OTHER_CN}`, issuer: intermediate, dns: [OTHER_CN] });
   const servers: net.Server[] = [];
   // The install server the deploy check probes: serves the leaf and its intermediate.
-  const checkPort = await listenOn(
-    servers,
-    tls.createServer({ cert: leaf.pem + intermediate.pem, key: leaf.key.privateKeyPem }, (s) => {
-      s.on('error', () => undefined);
-      s.end();
-    })
-  );
+  const checkPort = await serveTlsChain(servers, leaf.pem + intermediate.pem, leaf.key.privateKeyPem);
 
   await ensureConsoleBuilt();
   const tc = await startTestController();

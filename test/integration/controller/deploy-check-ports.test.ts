@@ -10,7 +10,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startTestController, type TestController } from '../../_helpers/controller';
+import { startTestController, type TestController, useStandInAgentExecutable } from '../../_helpers/controller';
 import { isCI, assertCommands } from '../../_helpers/needs';
 import { netnsTest } from '../../_helpers/netns';
 import {
@@ -51,9 +51,7 @@ test.before(async () => {
   const c: Ctx = { dir, token: '', certificateId: '', definitionId: '' };
   ctx = c;
   // Stand-in for the agent single executable inside offline bundles (only the deployment rows matter here).
-  const exe = path.join(dir, 'certfleet-agent');
-  fs.writeFileSync(exe, '#!/bin/sh\necho "stand-in agent executable"\n', { mode: 0o755 });
-  process.env.CERTFLEET_AGENT_EXECUTABLE = exe;
+  useStandInAgentExecutable(dir);
 
   const { intermediate } = await testCa('Deploy Check Ports');
   const leaf = await testCert({ subject: `CN=${CN}`, issuer: intermediate, dns: [CN] });

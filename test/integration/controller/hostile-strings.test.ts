@@ -6,7 +6,6 @@
  * the controller's own runMonitor, the shared scan engine and the controller's findings store.
  */
 import type net from 'node:net';
-import tls from 'node:tls';
 import test from 'ava';
 import { expandTargets, scan } from '@certfleet/shared';
 import type { ServiceContext } from '../../../controller/src/services/context';
@@ -18,7 +17,7 @@ import { createEndpoint } from '../../../controller/src/services/monitoring/endp
 import { getRun, runMonitor } from '../../../controller/src/services/monitoring/monitor-service';
 import { type Database, openDatabase } from '../../../controller/src/storage/database';
 import { dropDatabase, freshDatabaseUrl, serviceContextFor } from '../../_helpers/db';
-import { closeAll, listenOn } from '../../_helpers/probe-pki';
+import { closeAll, serveTlsChain } from '../../_helpers/probe-pki';
 import { testCa, testCert } from '../../_helpers/test-pki';
 
 const EVIL_SAN = 'evil\u0000.example';
@@ -35,13 +34,7 @@ test.before(async () => {
   ctx = serviceContextFor(db);
   const { intermediate } = await testCa('Hostile Strings');
   const leaf = await testCert({ subject: 'CN=nul.example', issuer: intermediate, dns: [EVIL_SAN] });
-  port = await listenOn(
-    servers,
-    tls.createServer({ cert: leaf.pem + intermediate.pem, key: leaf.key.privateKeyPem }, (s) => {
-      s.on('error', () => undefined);
-      s.end();
-    })
-  );
+  port = await serveTlsChain(servers, leaf.pem + intermediate.pem, leaf.key.privateKeyPem);
 });
 
 test.after.always(async () => {

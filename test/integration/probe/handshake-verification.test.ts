@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import test from 'ava';
 import { evaluateChecks, probeEndpoint, trustSetFromPems } from '@certfleet/shared';
 import { decodedX509, handshakeVerifiedIssuer } from '../../../shared/src/x509/decoded-x509';
-import { closeAll, listenOn } from '../../_helpers/probe-pki';
+import { closeAll, serveTlsChain } from '../../_helpers/probe-pki';
 import { type TestCert, daysFromNow, testCa, testCert } from '../../_helpers/test-pki';
 
 const CN = 'hv.probe.test';
@@ -23,16 +23,6 @@ function tampered(cert: TestCert): string {
   der[der.length - 1] = (der[der.length - 1] as number) ^ 0x01;
   const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n');
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
-}
-
-async function serve(certPem: string, key: TestCert['key']): Promise<number> {
-  return listenOn(
-    servers,
-    tls.createServer({ cert: certPem, key: key.privateKeyPem }, (s) => {
-      s.on('error', () => undefined);
-      s.end();
-    })
-  );
 }
 
 test('M3 M6 the leaf signature verified in the handshake is reused only when OpenSSL proves it', async (t) => {
@@ -93,7 +83,7 @@ test('M3 M6 the leaf signature verified in the handshake is reused only when Ope
     },
   ];
   for (const c of cases) {
-    const port = await serve(c.pem, c.key);
+    const port = await serveTlsChain(servers, c.pem, c.key.privateKeyPem);
     const o = await probeEndpoint({ host: '127.0.0.1', port, serverName: CN, timeoutMs: 5_000 });
     t.true(o.ok, `${c.name}: ${o.error?.message ?? ''}`);
     const leafX509 = decodedX509(o.chain[0] as Buffer);
