@@ -4,7 +4,7 @@
  * those of the process doing the sweep (the benchmark's own set-up — 1,000 imports, truth, verification — stays in
  * the parent). IPC:
  *   parent → { type: 'init', url, options }      child → { type: 'ready' }
- *   parent → { type: 'run' }                      child → { type: 'ran', runId, wallS, peakRssMb, cpuS, counters }
+ *   parent → { type: 'run' }                      child → { type: 'ran', runId, wallS, peakRssMb, cpuS, endMemMb, counters }
  *   parent → { type: 'close' }                    child exits (also when the parent disconnects)
  */
 import crypto from 'node:crypto';
@@ -64,6 +64,12 @@ async function sweep(): Promise<Record<string, unknown>> {
     const wallS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     peak = Math.max(peak, process.memoryUsage.rss());
+    // diagnostics: SWEEP_SMAPS_DIR=DIR keeps /proc/self/smaps after each run
+    if (process.env.SWEEP_SMAPS_DIR)
+      fs.writeFileSync(
+        path.join(process.env.SWEEP_SMAPS_DIR, `smaps-${process.pid}-${Date.now()}`),
+        fs.readFileSync('/proc/self/smaps') // (copyFileSync reads /proc files as empty)
+      );
     return {
       type: 'ran',
       runId: run.id,
@@ -72,6 +78,9 @@ async function sweep(): Promise<Record<string, unknown>> {
       startRssMb: +(startRss / 1048576).toFixed(1),
       mainPeakHeapMb: +(peakHeap / 1048576).toFixed(1),
       cpuS: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+      endMemMb: Object.fromEntries(
+        Object.entries(process.memoryUsage()).map(([k, v]) => [k, +(v / 1048576).toFixed(1)])
+      ),
       counters: { endpoints: run.endpoints, ok: run.ok, warning: run.warning, failing: run.failing },
     };
   } finally {

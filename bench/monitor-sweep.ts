@@ -221,6 +221,16 @@ export async function runMonitorSweepBench(options: MonitorSweepOptions = {}): P
           ...(o.maxOldSpaceMb ? [`--max-old-space-size=${o.maxOldSpaceMb}`] : []),
         ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        // diagnostics, e.g. SWEEP_RUNNER_ENV='LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_ARENA_MAX=2'
+        env: {
+          ...process.env,
+          ...Object.fromEntries(
+            (process.env.SWEEP_RUNNER_ENV ?? '')
+              .split(' ')
+              .filter((kv) => kv.includes('='))
+              .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])
+          ),
+        },
       });
       const child = runner;
       const ask = (msg: object, want: string): Promise<Record<string, unknown>> =>
@@ -252,6 +262,7 @@ export async function runMonitorSweepBench(options: MonitorSweepOptions = {}): P
             startRssMb: reply.startRssMb as number,
             mainPeakHeapMb: reply.mainPeakHeapMb as number,
             cpuS: reply.cpuS as number,
+            endMemMb: reply.endMemMb as Record<string, number>,
             verdictsCorrect: agreement.verdictsCorrect,
             sha256Correct: agreement.sha256Correct,
             sha1Correct: agreement.sha1Correct,

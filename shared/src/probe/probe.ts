@@ -26,7 +26,8 @@ import {
   type StartTlsProtocol,
   startTlsDialogue,
 } from './starttls';
-import { decodedX509, rememberHandshakeVerified, rememberX509 } from '../x509/decoded-x509';
+import { decodeServed, decodedX509, rememberHandshakeVerified, rememberX509 } from '../x509/decoded-x509';
+import { HandshakeTap, servedCertificates } from './handshake-tap';
 
 export { STARTTLS_PROTOCOLS, type StartTlsProtocol };
 
@@ -77,8 +78,8 @@ export interface ProbeObservation {
   ok: boolean;
   error?: { code: ProbeErrorCode; message: string };
   /**
-   * DER certificates, leaf first. Node exposes the served certificates linked by issuer (leaf, its issuer, …) and
-   * drops served certificates that are not on that path; nothing is added from any trust store.
+   * DER certificates as the server sent them, leaf first (a repeated certificate ends the list); nothing is added
+   * from any trust store.
    */
   chain: Buffer[];
   /** `TLSv1.3`, `TLSv1.2`, … */
@@ -219,13 +220,18 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
     // TLS handshake
     phase = 'handshake';
     const handshakeStarted = performance.now();
+    // The served certificates are read from the handshake's own bytes (handshake-tap.ts: Node 20's
+    // getPeerX509Certificate() leaks every served issuer).
+    const tap = new HandshakeTap(plain);
+    const keylog: Buffer[] = [];
     const secure = tls.connect({
-      socket: plain,
+      socket: tap,
       secureContext: clientContext(),
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined,
       ...(servername ? { servername } : {}),
     });
+    secure.on('keylog', (line: Buffer) => keylog.push(line));
     outer = secure;
     await Promise.race([
       new Promise<void>((resolve, reject) => {
@@ -240,7 +246,8 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
     observation.protocol = secure.getProtocol() ?? undefined;
     const cipher = secure.getCipher();
     observation.cipher = cipher.standardName ?? cipher.name;
-    observation.chain = servedChain(secure);
+    observation.chain = servedChain(secure, servedCertificates(tap.received, keylog));
+    tap.stop();
     noteHandshakeVerification(secure, observation.chain);
     if (observation.chain.length === 0) throw new ProbeFailure('HandshakeFailed', 'the server sent no certificate');
     observation.ok = true;
@@ -258,21 +265,35 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
 }
 
 /**
- * The peer's certificates, leaf first, following `issuerCertificate` links (cycle-safe, bounded). Read with
- * `getPeerX509Certificate()`: `getPeerCertificate(true)` builds large legacy objects for every certificate
- * (≈ 1 ms per endpoint more, see ../shared/bench/README.md).
+ * The peer's certificates as served, leaf first, without repeats (bounded), each registered with its decoded
+ * `X509Certificate` for the checks. `tapped` are the certificates read from the handshake bytes; only when they could
+ * not be read does Node's `getPeerX509Certificate()` give them (it leaks each served issuer in Node 20, see
+ * handshake-tap.ts).
  */
-function servedChain(secure: tls.TLSSocket): Buffer[] {
+function servedChain(secure: tls.TLSSocket, tapped: Buffer[] | undefined): Buffer[] {
   const chain: Buffer[] = [];
-  let cert: X509Certificate | undefined = secure.getPeerX509Certificate();
   const seen = new Set<string>();
-  while (cert && chain.length < MAX_CHAIN) {
-    const key = cert.fingerprint256;
-    if (seen.has(key)) break;
+  const add = (der: Buffer, x509: X509Certificate, key = x509.fingerprint256): boolean => {
+    if (seen.has(key) || chain.length >= MAX_CHAIN) return false;
     seen.add(key);
-    chain.push(rememberX509(Buffer.from(cert.raw), cert)); // the checks reuse the decoded certificate
-    cert = cert.issuerCertificate;
+    chain.push(rememberX509(der, x509)); // the checks reuse the decoded certificate
+    return true;
+  };
+  if (tapped) {
+    try {
+      for (const der of tapped) {
+        const { x509, sha256 } = decodeServed(der, chain.length);
+        if (!add(der, x509, sha256)) break;
+      }
+      return chain;
+    } catch {
+      // OpenSSL accepted these bytes in the handshake, so this does not happen; Node's reading is the fallback
+      chain.length = 0;
+      seen.clear();
+    }
   }
+  for (let cert = secure.getPeerX509Certificate(); cert && add(Buffer.from(cert.raw), cert);)
+    cert = cert.issuerCertificate;
   return chain;
 }
 

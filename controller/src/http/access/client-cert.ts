@@ -4,6 +4,7 @@
  * matters at login, where {@link requireClientCertificate} checks it against the allowed thumbprints when the
  * feature is on. TLS itself has already proven that the client holds the certificate's private key.
  */
+import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { CertFleetError } from '@certfleet/shared';
@@ -17,8 +18,11 @@ export const CLIENT_CERT_TLS_OPTIONS = { requestCert: true, rejectUnauthorized: 
 /** The certificate the client presented on this connection, or null (no TLS, or no certificate). */
 export function presentedCertificate(req: FastifyRequest): PresentedCertificate | null {
   const socket = req.raw.socket as Partial<TLSSocket>;
-  const x = typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
-  if (!x) return null;
+  // Only the leaf, decoded from its DER: getPeerX509Certificate() would also build (and, in Node 20, leak) every
+  // issuer the client sent (see shared/src/probe/handshake-tap.ts).
+  const raw = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false).raw : undefined;
+  if (!raw?.length) return null;
+  const x = new X509Certificate(raw);
   return {
     sha1: x.fingerprint.replace(/:/g, '').toLowerCase(),
     sha256: x.fingerprint256.replace(/:/g, '').toLowerCase(),
