@@ -3,7 +3,7 @@
  * with Node 20's `getPeerX509Certificate()`, which leaks every served issuer (bench/peer-chain-leak.ts). Real TLS
  * servers on loopback: TLS 1.3 with each of OpenSSL's three suites, TLS 1.2, a HelloRetryRequest, a chain in an
  * odd order with an unrelated certificate, and a certificate larger than one TLS record; the chain must be exactly
- * what was served, in order. Bad handshake bytes (cut short, tampered, wrong key log) are refused, not guessed at.
+ * what was served, in order. (A lone certificate is taken from Node: without issuers nothing leaks.) Bad handshake bytes (cut short, tampered, wrong key log) are refused, not guessed at.
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -135,18 +135,32 @@ test.serial('M2 probe: the chain is kept as served — odd order, an unrelated c
 });
 
 test.serial('M1 probe: a certificate larger than one TLS record, over TLS 1.3 and TLS 1.2', async (t) => {
-  const { bigPem, bigKeyPem } = t.context;
+  const { bigPem, bigKeyPem, pki } = t.context;
   t.true(pemToDer(bigPem).length > 16_384, `test certificate is ${pemToDer(bigPem).length} bytes`);
   for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
-    const port = await serve(t, { cert: bigPem, key: bigKeyPem, maxVersion });
+    // with a second certificate, so that the chain is read from the handshake bytes
+    const port = await serve(t, { cert: bigPem + pki.rootPem, key: bigKeyPem, maxVersion });
     const before = t.context.peerX509Calls();
     const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000 });
     t.true(o.ok, o.error?.message);
     t.is(o.protocol, maxVersion);
-    t.deepEqual(fps(o), [fp(bigPem)]);
+    t.deepEqual(fps(o), [fp(bigPem), fp(pki.rootPem)]);
     t.is(t.context.peerX509Calls(), before, maxVersion);
   }
 });
+
+test.serial(
+  'M1 probe: a lone certificate comes from Node (nothing to leak without issuers, no second decode)',
+  async (t) => {
+    const { bigPem, bigKeyPem } = t.context;
+    const port = await serve(t, { cert: bigPem, key: bigKeyPem });
+    const before = t.context.peerX509Calls();
+    const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000 });
+    t.true(o.ok, o.error?.message);
+    t.deepEqual(fps(o), [fp(bigPem)]);
+    t.is(t.context.peerX509Calls(), before + 1);
+  }
+);
 
 /** One handshake through a HandshakeTap, as the probe does it: the server's bytes and the key log. */
 async function capture(t: { context: Ctx }, options: tls.TlsOptions): Promise<{ received: Buffer; keylog: Buffer[] }> {
