@@ -3,23 +3,23 @@
  * `tlsSocket.getPeerX509Certificate()` leaks native memory (see bench/README.md § monitor-sweep, "Memory over many
  * runs"). A diagnostic, not a benchmark: it reports figures and asserts nothing.
  *
- * One loopback TLS server (127.0.0.1, a free port) serves leaf + intermediate (made with the openssl CLI in a
- * temporary directory). For each way of reading the served chain, a child process makes R rounds of N handshakes
+ * One loopback TLS server (127.0.0.1, a free port) serves leaf + intermediate (the probe tests' PKI, made with the
+ * openssl CLI in a temporary directory). For each way of reading the served chain, a child process makes R rounds of N handshakes
  * and prints its RSS after each round, with a full GC first:
  *   none    — handshake only
- *   x509    — getPeerX509Certificate() (what the probe engine uses: the served chain as X509Certificate objects)
+ *   x509    — getPeerX509Certificate() (the served chain as X509Certificate objects; the probe engine used it)
  *   legacy  — getPeerCertificate(true) (the legacy objects, with each certificate's DER as `raw`)
+ *   probe   — CertFleet's probeEndpoint() (reads the chain from the handshake bytes: shared/src/probe/handshake-tap.ts)
  * In Node 20 the X509Certificate constructor X509_dup()s each served issuer and removes the original from the
  * SSL's peer chain without freeing it (src/crypto/crypto_x509.cc), so `x509` grows by about one decoded
- * certificate per served intermediate and handshake, while `none` and `legacy` level off.
+ * certificate per served intermediate and handshake, while `none`, `legacy` and `probe` level off.
  */
-import { execFileSync, fork } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { fork } from 'node:child_process';
 import tls from 'node:tls';
+import { probeEndpoint } from '@certfleet/shared';
+import { makeProbePki } from '../test/_helpers/probe-pki';
 
-const MODES = ['none', 'x509', 'legacy'] as const;
+const MODES = ['none', 'x509', 'legacy', 'probe'] as const;
 type Mode = (typeof MODES)[number];
 
 function flag(name: string, fallback: number): number {
@@ -29,54 +29,16 @@ function flag(name: string, fallback: number): number {
   return v;
 }
 
-function makeChain(dir: string): { key: string; cert: string } {
-  const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  run('req', '-x509', ...ec, '-keyout', 'root.key', '-out', 'root.pem', '-subj', '/CN=leak root', '-days', '2');
-  run('req', ...ec, '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/CN=leak intermediate');
-  fs.writeFileSync(path.join(dir, 'ca.ext'), 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign\n');
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'int.csr',
-    '-CA',
-    'root.pem',
-    '-CAkey',
-    'root.key',
-    '-CAcreateserial',
-    '-out',
-    'int.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'ca.ext'
-  );
-  run('req', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=leak.test');
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'leaf.csr',
-    '-CA',
-    'int.pem',
-    '-CAkey',
-    'int.key',
-    '-CAcreateserial',
-    '-out',
-    'leaf.pem',
-    '-days',
-    '2'
-  );
-  const read = (f: string): string => fs.readFileSync(path.join(dir, f), 'utf8');
-  return { key: read('leaf.key'), cert: read('leaf.pem') + read('int.pem') };
-}
-
 async function child(mode: Mode, port: number, connections: number, rounds: number): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   const context = tls.createSecureContext({ ca: [] });
-  const once = (): Promise<void> =>
-    new Promise((resolve) => {
+  const once = async (): Promise<void> => {
+    if (mode === 'probe') {
+      const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 5000 });
+      issuers += o.chain.length > 1 ? 1 : 0;
+      return;
+    }
+    await new Promise<void>((resolve) => {
       const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, secureContext: context });
       s.once('secureConnect', () => {
         if (mode === 'x509') issuers += s.getPeerX509Certificate()?.issuerCertificate?.raw.length ? 1 : 0;
@@ -86,6 +48,7 @@ async function child(mode: Mode, port: number, connections: number, rounds: numb
       });
       s.once('error', () => resolve());
     });
+  };
   const sizes: number[] = [];
   let issuers = 0;
   for (let r = 0; r < rounds; r++) {
@@ -104,8 +67,8 @@ async function child(mode: Mode, port: number, connections: number, rounds: numb
 async function main(): Promise<void> {
   const connections = flag('connections', 2000);
   const rounds = flag('rounds', 6);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certfleet-leak-'));
-  const server = tls.createServer(makeChain(dir), (s) => s.end());
+  const pki = await makeProbePki();
+  const server = tls.createServer({ cert: pki.fullchainPem, key: pki.leafKeyPem }, (s) => s.end());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   process.stdout.write(`${process.version}: RSS (MB) after each round of ${connections} handshakes\n`);
@@ -122,12 +85,12 @@ async function main(): Promise<void> {
       const growth = (reply.sizes.at(-1) ?? 0) - (reply.sizes[1] ?? 0);
       const perHandshake = (growth * 1048576) / (connections * Math.max(1, rounds - 2));
       process.stdout.write(
-        `${mode.padEnd(7)} ${reply.sizes.join(' ')}   after round 2: +${growth} MB ≈ ${Math.round(perHandshake)} bytes per handshake\n`
+        `${mode.padEnd(7)} ${reply.sizes.join(' ')}   after round 2: ${growth >= 0 ? '+' : ''}${growth} MB ≈ ${Math.round(perHandshake)} bytes per handshake\n`
       );
     }
   } finally {
     server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await pki.cleanup();
   }
 }
 
