@@ -80,48 +80,34 @@ async function serve(t: { context: Ctx }, options: tls.TlsOptions): Promise<numb
 const fps = (o: ProbeObservation): string[] => o.chain.map((d) => sha256Fingerprint(d));
 const fp = (pem: string): string => sha256Fingerprint(pemToDer(pem));
 
-const tls13Suites = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
-for (const suite of tls13Suites) {
-  test.serial(
-    `M1 probe: TLS 1.3 with ${suite} — the served chain is read from the handshake, not from Node`,
-    async (t) => {
-      const { pki } = t.context;
-      const port = await serve(t, { cert: pki.fullchainPem, key: pki.leafKeyPem, ciphers: suite });
-      const before = t.context.peerX509Calls();
-      const o = await probeEndpoint({ host: '127.0.0.1', port, serverName: 'a.probe.test', timeoutMs: 3000 });
-      t.true(o.ok, o.error?.message);
-      t.is(o.protocol, 'TLSv1.3');
-      t.is(o.cipher, suite);
-      t.deepEqual(fps(o), [fp(pki.leafPem), fp(pki.intermediatePem)]);
-      t.is(t.context.peerX509Calls(), before, 'getPeerX509Certificate() was not called');
-    }
-  );
-}
-
-test.serial('M1 probe: TLS 1.2 — the Certificate message in the clear gives the same chain', async (t) => {
-  const { pki } = t.context;
-  const port = await serve(t, { cert: pki.fullchainPem, key: pki.leafKeyPem, maxVersion: 'TLSv1.2' });
-  const before = t.context.peerX509Calls();
-  const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000 });
-  t.true(o.ok, o.error?.message);
-  t.is(o.protocol, 'TLSv1.2');
-  t.deepEqual(fps(o), [fp(pki.leafPem), fp(pki.intermediatePem)]);
-  t.is(t.context.peerX509Calls(), before);
-});
-
-test.serial(
-  'M1 probe: a HelloRetryRequest (server wants P-384, client offered X25519) still gives the chain',
-  async (t) => {
+/** Servers of leaf + intermediate, each negotiating differently. */
+const handshakes: Array<{ title: string; options: tls.TlsOptions; protocol: string; cipher?: string }> = [
+  ...['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'].map((suite) => ({
+    title: `TLS 1.3 with ${suite}`,
+    options: { ciphers: suite },
+    protocol: 'TLSv1.3',
+    cipher: suite,
+  })),
+  { title: 'TLS 1.2 (the Certificate message in the clear)', options: { maxVersion: 'TLSv1.2' }, protocol: 'TLSv1.2' },
+  {
+    title: 'a HelloRetryRequest (server wants P-384, client offered X25519)',
+    options: { ecdhCurve: 'P-384' },
+    protocol: 'TLSv1.3',
+  },
+];
+for (const h of handshakes) {
+  test.serial(`M1 probe: ${h.title} — the served chain is read from the handshake, not from Node`, async (t) => {
     const { pki } = t.context;
-    const port = await serve(t, { cert: pki.fullchainPem, key: pki.leafKeyPem, ecdhCurve: 'P-384' });
+    const port = await serve(t, { cert: pki.fullchainPem, key: pki.leafKeyPem, ...h.options });
     const before = t.context.peerX509Calls();
-    const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000 });
+    const o = await probeEndpoint({ host: '127.0.0.1', port, serverName: 'a.probe.test', timeoutMs: 3000 });
     t.true(o.ok, o.error?.message);
-    t.is(o.protocol, 'TLSv1.3');
+    t.is(o.protocol, h.protocol);
+    if (h.cipher) t.is(o.cipher, h.cipher);
     t.deepEqual(fps(o), [fp(pki.leafPem), fp(pki.intermediatePem)]);
-    t.is(t.context.peerX509Calls(), before);
-  }
-);
+    t.is(t.context.peerX509Calls(), before, 'getPeerX509Certificate() was not called');
+  });
+}
 
 test.serial('M2 probe: the chain is kept as served — odd order, an unrelated certificate, a served root', async (t) => {
   const { pki } = t.context;
@@ -187,6 +173,11 @@ test.serial(
       chain?.map((d) => sha256Fingerprint(d)),
       [fp(pki.leafPem), fp(pki.intermediatePem)]
     );
+    // a HelloRetryRequest is a ServerHello with this random (RFC 8446 §4.1.3): the server did ask for P-384
+    const hrr = await capture(t, { cert: pki.fullchainPem, key: pki.leafKeyPem, ecdhCurve: 'P-384' });
+    const hrrRandom = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
+    t.true(hrr.received.includes(hrrRandom), 'the server sent a HelloRetryRequest');
+    t.deepEqual(servedCertificates([hrr.received], hrr.keylog), chain);
     // split anywhere: the same result
     const cut = Math.floor(good.received.length / 3);
     t.deepEqual(servedCertificates([good.received.subarray(0, cut), good.received.subarray(cut)], good.keylog), chain);
