@@ -270,7 +270,7 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
  * one, or they could not be read, does Node's `getPeerX509Certificate()` give them (it leaks each served issuer in
  * Node 20, see handshake-tap.ts).
  */
-function servedChain(secure: tls.TLSSocket, tapped: Buffer[] | undefined): Buffer[] {
+export function servedChain(secure: tls.TLSSocket, tapped: Buffer[] | undefined): Buffer[] {
   const chain: Buffer[] = [];
   const seen = new Set<string>();
   const add = (der: Buffer, x509: X509Certificate, key = x509.fingerprint256): boolean => {

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import anyTest, { type TestFn } from 'ava';
 import { probeEndpoint, sha256Fingerprint, type ProbeObservation } from '@certfleet/shared';
 import { HandshakeTap, servedCertificates } from '../../../shared/src/probe/handshake-tap';
+import { servedChain } from '../../../shared/src/probe/probe';
 import { closeAll, listenOn, makeProbePki, pemToDer, type ProbePki } from '../../_helpers/probe-pki';
 
 interface Ctx {
@@ -198,3 +199,23 @@ test.serial(
     t.is(servedCertificates([oversized], []), undefined, 'a record longer than TLS allows');
   }
 );
+
+test.serial('M1 probe: when the handshake bytes give nothing usable, the chain comes from Node instead', async (t) => {
+  const { pki } = t.context;
+  const port = await serve(t, { cert: pki.fullchainPem, key: pki.leafKeyPem });
+  const expected = [fp(pki.leafPem), fp(pki.intermediatePem)];
+  // Node's reading is destructive (it takes the certificates out of the connection), so one connection per case
+  for (const tapped of [undefined, [Buffer.from('not a certificate'), Buffer.from('nor this')]]) {
+    const secure = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+    const before = t.context.peerX509Calls();
+    const chain = servedChain(secure, tapped);
+    secure.destroy();
+    t.deepEqual(
+      chain.map((d) => sha256Fingerprint(d)),
+      expected,
+      tapped ? 'undecodable tapped bytes' : 'nothing tapped'
+    );
+    t.is(t.context.peerX509Calls(), before + 1);
+  }
+});
