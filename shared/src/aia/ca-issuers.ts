@@ -196,7 +196,7 @@ export async function completeChainViaAia(
   let cur = leaf;
   for (let step = 0; step < MAX_WALK; step++) {
     if (cur.selfSigned) break;
-    if (trust?.bySubject.has(cur.x509.issuer)) break;
+    if (trust?.bySubject.has(cur.issuer)) break;
     const from = cur;
     const next = [...served, ...fetched].find((c) => !seen.has(c.sha256) && c.subject === from.issuer);
     if (next) {

@@ -3,25 +3,27 @@
  *
  * Unlike `parseCertificate` (which imports use, and which rejects key algorithms CertFleet will not issue), this
  * decoder accepts whatever a server presents — RSA-1024, P-192, DSA, SHA-1 signatures — because judging those is
- * exactly the checks' job. Node's `X509Certificate` (OpenSSL) validates the encoding and gives keys, fingerprints
- * and issuer matching; the names, SANs and the signature algorithm come from the DER via the bounded reader.
+ * exactly the checks' job. Everything here is read from the DER with the bounded reader; Node's `X509Certificate`
+ * (OpenSSL) is made only when something asks for `x509` — to verify a signature the handshake did not already
+ * prove, or for a key type the reader leaves to OpenSSL. A decode costs ≈ 0.1–0.25 ms, more than all the rest,
+ * and a monitoring sweep would otherwise pay it for every leaf it sees.
  */
 import { X509Certificate, createHash } from 'node:crypto';
+import { readTime } from '../x509/asn1-time';
 import {
   type Asn1Node,
   explicitContent,
   isContext,
-  parseAsn1,
   readAlgorithmIdentifier,
-  readBoolean,
-  readOctetString,
+  readInteger,
   readOid,
   sequenceOf,
   setOf,
 } from '../x509/der';
 import { decodeDirectoryString, formatName } from '../x509/distinguished-name';
 import { decodeSubjectAltNames } from '../x509/subject-alt-names';
-import { decodedX509 } from '../x509/decoded-x509';
+import { decodedX509, servedSha256 } from '../x509/decoded-x509';
+import { readExtension, readIsCa, tbsFields } from '../x509/tbs';
 import { type KeyFacts, keyFactsOf } from './key-facts';
 
 export type { KeyFacts };
@@ -38,6 +40,7 @@ export interface SignatureFacts {
 /** One decoded certificate. */
 export interface CertificateFacts {
   readonly der: Buffer;
+  /** OpenSSL's decoding, made on first use. */
   readonly x509: X509Certificate;
   /** Lowercase hex, no colons. */
   readonly sha1: string;
@@ -53,6 +56,7 @@ export interface CertificateFacts {
   readonly notAfter: Date;
   /** `DNS:…`, `IP:…`, `email:…`, `URI:…`. */
   readonly sans: readonly string[];
+  /** OpenSSL's `X509_check_ca() == 1` (asks `x509`). */
   readonly isCa: boolean;
   /** Subject and issuer names are equal and the certificate verifies with its own key. */
   readonly selfSigned: boolean;
@@ -68,6 +72,7 @@ const ATTRIBUTE_SHORT_NAMES: Readonly<Record<string, string>> = {
 };
 
 const SUBJECT_ALT_NAME = '2.5.29.17';
+const BASIC_CONSTRAINTS = '2.5.29.19';
 
 const SIGNATURE_ALGORITHMS: Readonly<Record<string, { name: string; digest: string }>> = {
   '1.2.840.113549.1.1.2': { name: 'md2WithRSAEncryption', digest: 'MD2' },
@@ -118,74 +123,130 @@ const leafCache = new Map<string, CertificateFacts>();
  * @throws Error (a `DecodeError` or OpenSSL's) when the bytes are not a certificate
  */
 export function certificateFacts(der: Buffer): CertificateFacts {
-  // The same buffer object is decoded by several steps of one evaluation (AIA, revocation, the checks): known
-  // buffers skip even the hashing. Probe buffers are never mutated (see decoded-x509.ts).
+  // The same buffer object is decoded by several steps of one evaluation (AIA, revocation, the checks): the probe's
+  // buffers skip even the hashing (they are never mutated, see decoded-x509.ts).
   const same = byBuffer.get(der);
   if (same) return same;
-  const sha256 = createHash('sha256').update(der).digest('hex');
+  const probed = servedSha256(der);
+  const sha256 = probed ?? createHash('sha256').update(der).digest('hex');
   let facts = caCache.get(sha256) ?? leafCache.get(sha256);
   if (!facts) {
-    facts = Object.freeze(decodeFacts(der, sha256));
-    const [cache, limit] = facts.isCa ? [caCache, CA_CACHE_LIMIT] : [leafCache, LEAF_CACHE_LIMIT];
+    const decoded = decodeFacts(der, sha256);
+    facts = Object.freeze(decoded);
+    const [cache, limit] = decoded.claimsCa ? [caCache, CA_CACHE_LIMIT] : [leafCache, LEAF_CACHE_LIMIT];
     if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
     cache.set(sha256, facts);
   }
-  if (decodedX509(der)) byBuffer.set(der, facts);
+  if (probed) byBuffer.set(der, facts);
   return facts;
 }
 
 /** Facts by the probe's own DER buffers (weakly: they go with the observation). */
 const byBuffer = new WeakMap<Buffer, CertificateFacts>();
 
-function decodeFacts(der: Buffer, sha256: string): CertificateFacts {
-  const x509 = decodedX509(der) ?? new X509Certificate(der);
-  const top = sequenceOf(parseAsn1(der), 'certificate');
-  const tbs = sequenceOf(top[0], 'tbsCertificate');
-  let i = 0;
-  if (isContext(tbs[0], 0)) i++;
-  i += 2; // serialNumber, signature
-  const issuerNode = tbs[i++] as Asn1Node;
-  i++; // validity: OpenSSL's reading below
-  const subjectNode = tbs[i++] as Asn1Node;
-  const spki = tbs[i++];
-  let sans: string[] = [];
-  for (; i < tbs.length; i++) {
-    const node = tbs[i] as Asn1Node;
-    if (!isContext(node, 3)) continue;
-    for (const ext of sequenceOf(explicitContent(node, 3, 'extensions'), 'extensions')) {
-      const parts = sequenceOf(ext, 'extension');
-      if (readOid(parts[0], 'extension.extnID') !== SUBJECT_ALT_NAME) continue;
-      if (parts.length === 3) readBoolean(parts[1], 'extension.critical');
-      sans = decodeSubjectAltNames(readOctetString(parts[parts.length - 1], 'extension.extnValue'));
+/** Facts read from the DER; `x509` and `isCa` ask OpenSSL on first use. */
+class DerCertificateFacts implements CertificateFacts {
+  #x509: X509Certificate | undefined;
+  readonly sha1: string;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly subjectAttributes: Readonly<Record<string, readonly string[]>>;
+  readonly serial: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly sans: readonly string[];
+  readonly selfSigned: boolean;
+  readonly key: KeyFacts;
+  readonly signature: SignatureFacts;
+  /** basicConstraints cA as encoded (only chooses a cache budget; `isCa` is OpenSSL's judgement). */
+  readonly claimsCa: boolean;
+
+  constructor(
+    readonly der: Buffer,
+    readonly sha256: string,
+    x509: X509Certificate | undefined
+  ) {
+    this.#x509 = x509;
+    const tbs = tbsFields(der);
+    let sans: string[] = [];
+    let claimsCa = false;
+    for (const ext of tbs.extensions) {
+      const oid = readOid(sequenceOf(ext, 'extension')[0], 'extension.extnID');
+      if (oid === SUBJECT_ALT_NAME) sans = decodeSubjectAltNames(readExtension(ext).value);
+      else if (oid === BASIC_CONSTRAINTS) claimsCa = claimsCaOf(ext);
     }
+    this.sans = sans;
+    this.claimsCa = claimsCa;
+    this.subject = formatName(tbs.subject, 'subject');
+    this.issuer = formatName(tbs.issuer, 'issuer');
+    this.subjectAttributes = nameAttributes(tbs.subject);
+    this.sha1 = createHash('sha1').update(der).digest('hex');
+    this.serial = this.serialOf(tbs.serialNumber);
+    [this.notBefore, this.notAfter] = this.validity(tbs.validity);
+    this.key = keyFactsOf(tbs.subjectPublicKeyInfo, () => this.x509);
+    this.signature = signatureFacts(tbs.signatureAlgorithm);
+    this.selfSigned = this.subject === this.issuer && this.verifiesItself();
   }
-  const subject = formatName(subjectNode, 'subject');
-  const issuer = formatName(issuerNode, 'issuer');
-  let selfSigned = false;
-  if (subject === issuer) {
+
+  get x509(): X509Certificate {
+    this.#x509 ??= new X509Certificate(this.der);
+    return this.#x509;
+  }
+
+  get isCa(): boolean {
+    return this.x509.ca;
+  }
+
+  /** From the DER; an INTEGER the reader rejects is read as OpenSSL prints it. */
+  private serialOf(node: Asn1Node): string {
     try {
-      selfSigned = x509.verify(x509.publicKey);
+      return serialHex(readInteger(node, 'serialNumber'));
     } catch {
-      selfSigned = false;
+      return this.x509.serialNumber.toLowerCase();
     }
   }
-  return {
-    der: Buffer.from(der),
-    x509,
-    sha1: createHash('sha1').update(der).digest('hex'),
-    sha256,
-    subject,
-    issuer,
-    subjectAttributes: nameAttributes(subjectNode),
-    serial: x509.serialNumber.toLowerCase(),
-    notBefore: new Date(x509.validFrom),
-    notAfter: new Date(x509.validTo),
-    sans,
-    isCa: x509.ca,
-    selfSigned,
-    key: keyFactsOf(spki, x509),
-    signature: signatureFacts(top[1]),
-  };
+
+  /** From the DER; a time the strict reader rejects is read as OpenSSL prints it. */
+  private validity(node: Asn1Node): [Date, Date] {
+    try {
+      const [from, to] = sequenceOf(node, 'validity');
+      return [readTime(from, 'notBefore'), readTime(to, 'notAfter')];
+    } catch {
+      return [new Date(this.x509.validFrom), new Date(this.x509.validTo)];
+    }
+  }
+
+  private verifiesItself(): boolean {
+    try {
+      return this.x509.verify(this.x509.publicKey);
+    } catch {
+      return false;
+    }
+  }
+}
+
+function decodeFacts(der: Buffer, sha256: string): DerCertificateFacts {
+  // A probe's buffer is never reused, and OpenSSL decoded these very bytes in the handshake: it is decoded again
+  // only on demand. Other bytes are copied (the caller may reuse its buffer) and validated by OpenSSL first.
+  if (servedSha256(der) !== undefined) return new DerCertificateFacts(der, sha256, decodedX509(der));
+  const copy = Buffer.from(der);
+  return new DerCertificateFacts(copy, sha256, new X509Certificate(copy));
+}
+
+/** basicConstraints cA as encoded; an extension the reader rejects counts as no claim (it only picks a cache). */
+function claimsCaOf(ext: Asn1Node): boolean {
+  try {
+    return readIsCa(readExtension(ext).value);
+  } catch {
+    return false;
+  }
+}
+
+/** As OpenSSL's `BN_bn2hex` of the serial (what `X509Certificate.serialNumber` gives), in lowercase. */
+function serialHex(value: bigint): string {
+  if (value === 0n) return '0';
+  const hex = (value < 0n ? -value : value).toString(16);
+  return `${value < 0n ? '-' : ''}${hex.length % 2 === 1 ? '0' : ''}${hex}`;
 }
 
 function nameAttributes(name: Asn1Node): Record<string, string[]> {

@@ -20,9 +20,9 @@
  * | IntermediateExpiring | `IntermediateExpired`, `IntermediateExpiringSoon` (warning) |
  * | NotRevoked (with `ctx.revocation`) | `CertificateRevoked`; `RevocationUnreachable` (warning: no OCSP responder / CRL server reachable); `RevocationUnknown` (warning: an answer came but says unknown or cannot be trusted) |
  */
-import type { X509Certificate } from 'node:crypto';
 import type { CertificateFacts } from './certificate-facts';
 import { hostnameCovered } from './hostname';
+import { isSameCertificate } from './path';
 import { notRevoked } from './revocation';
 import type { Check, CheckCode, CheckContext, CheckResult, Evidence } from './types';
 
@@ -65,8 +65,8 @@ function thresholdMs(ctx: CheckContext): number {
 /** The intermediates that matter: the validated path's when there is one, else every served non-root. */
 export function relevantIntermediates(e: Evidence): CertificateFacts[] {
   if (e.path && e.path.intermediates.length > 0) {
-    const onPath = new Set(e.path.intermediates.map((c) => c.fingerprint256));
-    return e.served.filter((c) => onPath.has(c.x509.fingerprint256) && !c.selfSigned);
+    const onPath = new Set(e.path.intermediates.map((c) => c.sha256));
+    return e.served.filter((c) => onPath.has(c.sha256) && !c.selfSigned);
   }
   return e.served.filter((c) => !c.selfSigned && c.sha256 !== e.leaf?.sha256);
 }
@@ -152,9 +152,9 @@ function oneLine(subject: string): string {
 }
 
 /** The AIA-fetched certificates a path uses (in path order). */
-function aiaOnPath(e: Evidence, intermediates: readonly X509Certificate[]): CertificateFacts[] {
-  const onPath = new Set(intermediates.map((c) => c.fingerprint256));
-  return e.aiaFetched.filter((c) => onPath.has(c.x509.fingerprint256));
+function aiaOnPath(e: Evidence, intermediates: readonly CertificateFacts[]): CertificateFacts[] {
+  const onPath = new Set(intermediates.map((c) => c.sha256));
+  return e.aiaFetched.filter((c) => onPath.has(c.sha256));
 }
 
 /** The caIssuers URLs that gave an issuer. */
@@ -351,7 +351,7 @@ export const intermediateExpiring: Check = (e, ctx) => {
   if (!e.leaf) return skipped(code, NO_LEAF);
   const list = relevantIntermediates(e).map((c) => ({ name: `intermediate "${c.subject}"`, notAfter: c.notAfter }));
   const anchor = e.path?.anchor;
-  if (anchor && anchor.fingerprint256 !== e.leaf.x509.fingerprint256)
+  if (anchor && !isSameCertificate(anchor, e.leaf))
     list.push({ name: `root "${anchor.subject.replace(/\n/g, ', ')}"`, notAfter: new Date(anchor.validTo) });
   if (list.length === 0) return skipped(code, 'no intermediate or root known');
   const expired = list.filter((c) => ctx.now > c.notAfter);

@@ -1,7 +1,7 @@
 /** `evaluateChecks`: decode the observation once, run the check chain, pick the verdict (first failure wins). */
 import { type CertificateFacts, certificateFacts } from './certificate-facts';
 import { CHECKS } from './checks';
-import { validatePath } from './path';
+import { isSameCertificate, validatePath } from './path';
 import type { CheckContext, CheckOutcome, Evidence, ObservedEndpoint } from './types';
 
 /** Decodes what the checks need from an observation (pure; the trust set is read, never changed). */
@@ -86,12 +86,12 @@ function servedSummary(c: CertificateFacts): CheckOutcome['chain'][number] {
 function expiryOf(e: Evidence, leaf: CertificateFacts): CheckOutcome['expiry'] {
   const anchor = e.path?.anchor ?? (e.completedPath?.ok ? e.completedPath.anchor : undefined);
   const servedRoot = e.served.find((c) => c.selfSigned);
-  const onPath = e.path ? new Set(e.path.intermediates.map((c) => c.fingerprint256)) : undefined;
+  const onPath = e.path ? new Set(e.path.intermediates.map((c) => c.sha256)) : undefined;
   const intermediates = e.served
-    .filter((c) => !c.selfSigned && (onPath === undefined || onPath.size === 0 || onPath.has(c.x509.fingerprint256)))
+    .filter((c) => !c.selfSigned && (onPath === undefined || onPath.size === 0 || onPath.has(c.sha256)))
     .map((c) => c.notAfter.toISOString());
   const root =
-    anchor && anchor.fingerprint256 !== leaf.x509.fingerprint256
+    anchor && !isSameCertificate(anchor, leaf)
       ? new Date(anchor.validTo).toISOString()
       : servedRoot?.notAfter.toISOString();
   return { leaf: leaf.notAfter.toISOString(), intermediates, ...(root === undefined ? {} : { root }) };

@@ -59,16 +59,16 @@ const ED448 = '1.3.101.113';
 
 /**
  * The key facts of a certificate: from `spki` (the SubjectPublicKeyInfo node of its DER) when it is one of the
- * common types, otherwise from OpenSSL through `x509`.
+ * common types, otherwise from OpenSSL through `x509()` (only called then).
  */
-export function keyFactsOf(spki: Asn1Node | undefined, x509: X509Certificate): KeyFacts {
+export function keyFactsOf(spki: Asn1Node | undefined, x509: () => X509Certificate): KeyFacts {
   try {
     const facts = spki === undefined ? undefined : keyFactsFromSpki(spki);
     if (facts) return facts;
   } catch {
     // an encoding the reader does not follow: OpenSSL decides
   }
-  return keyFactsFromKeyObject(x509.publicKey);
+  return keyFactsFromKeyObject(x509().publicKey);
 }
 
 /** Facts read from the DER, or undefined when this reader leaves the key to OpenSSL. */

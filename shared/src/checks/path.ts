@@ -12,6 +12,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TrustSet } from '../trust/trust-set';
 import { handshakeVerifiedIssuer } from '../x509/decoded-x509';
+import { subjectName } from '../x509/tbs';
 import type { CertificateFacts } from './certificate-facts';
 
 const MAX_DEPTH = 10;
@@ -25,7 +26,7 @@ export type PathResult =
   | {
       ok: true;
       /** Certificates above the leaf that came from the server, nearest first. */
-      intermediates: X509Certificate[];
+      intermediates: CertificateFacts[];
       /** The trust anchor the path ends at. */
       anchor: X509Certificate;
     }
@@ -34,25 +35,42 @@ export type PathResult =
       problem: PathProblem;
       /** 0 = leaf, 1 = its issuer, … (as OpenSSL's error depth). */
       depth: number;
-      /** The certificate at `depth`. */
-      certificate: X509Certificate;
       message: string;
       /** The part of the path that could be built. */
-      intermediates: X509Certificate[];
+      intermediates: CertificateFacts[];
       anchor?: X509Certificate;
     };
+
+/** A certificate on a path: served ones (the leaf included) as facts read from their DER, trust anchors as OpenSSL's. */
+type PathCertificate = CertificateFacts | X509Certificate;
+
+const isFacts = (c: PathCertificate): c is CertificateFacts => 'sha256' in c;
+const x509Of = (c: PathCertificate): X509Certificate => (isFacts(c) ? c.x509 : c);
+
+/** Is `anchor` the certificate `facts` describes (same DER)? */
+export function isSameCertificate(anchor: X509Certificate, facts: CertificateFacts): boolean {
+  return anchor.fingerprint256.replace(/:/g, '').toLowerCase() === facts.sha256;
+}
+
+/**
+ * Did the handshake that served `child` prove `issuer` to be its issuer? OpenSSL matched the pair (names, key
+ * identifiers, key usage) and verified the signature then (probe.ts); a signature depends only on the bytes.
+ */
+function provenByHandshake(child: CertificateFacts, issuer: PathCertificate): boolean {
+  return isFacts(issuer) && handshakeVerifiedIssuer(child.sha256) === issuer.sha256;
+}
 
 /**
  * The signature half of an issuer match. Names are compared by the caller (OpenSSL's `ossl_x509_likely_issued`);
  * key usage is judged after building, so a mis-flagged CA is reported as such instead of as a missing issuer.
  */
-function verifiedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+function verifiedBy(cert: CertificateFacts, issuer: PathCertificate): boolean {
   let known = verified.get(cert);
   const hit = known?.get(issuer);
   if (hit !== undefined) return hit;
   let ok: boolean;
   try {
-    ok = handshakeVerifiedIssuer(cert) === issuer.fingerprint256 || cert.verify(issuer.publicKey);
+    ok = provenByHandshake(cert, issuer) || cert.x509.verify(x509Of(issuer).publicKey);
   } catch {
     ok = false;
   }
@@ -62,15 +80,19 @@ function verifiedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
 }
 
 /**
- * Signature results per (certificate, issuer) object pair. Decoded certificates are memoized (CertificateFacts) and
- * trust roots live as long as their set, so the intermediate → root signature that thousands of endpoints of a
- * sweep share is verified once; entries go when either object does.
+ * Signature results per (certificate, issuer) object pair. Facts are memoized (CertificateFacts) and trust roots
+ * live as long as their set, so the intermediate → root signature that thousands of endpoints of a sweep share is
+ * verified once; entries go when either object does.
  */
-const verified = new WeakMap<X509Certificate, WeakMap<X509Certificate, boolean>>();
+const verified = new WeakMap<CertificateFacts, WeakMap<PathCertificate, boolean>>();
 
-function name(cert: X509Certificate): string {
-  return cert.subject.replace(/\n/g, ', ');
+/** RFC 4514, as `CertificateFacts.subject`. */
+function name(cert: PathCertificate): string {
+  return isFacts(cert) ? cert.subject : subjectName(cert.raw);
 }
+
+const validity = (c: PathCertificate): { from: Date; to: Date } =>
+  isFacts(c) ? { from: c.notBefore, to: c.notAfter } : { from: new Date(c.validFrom), to: new Date(c.validTo) };
 
 /** Validates the served chain (`leaf` + `served`, in any order, with duplicates or junk) against `trust`. */
 export function validatePath(
@@ -79,95 +101,79 @@ export function validatePath(
   trust: TrustSet,
   now: Date
 ): PathResult {
-  const path: X509Certificate[] = [leaf.x509];
+  const path: CertificateFacts[] = [leaf];
   const used = new Set<string>([leaf.sha256]);
   let anchor: X509Certificate | undefined;
-  // served certificates are decoded once (CertificateFacts: names and self-signature precomputed)
-  let cur: CertificateFacts = leaf;
-  let current = leaf.x509;
+  let current = leaf;
   // 1. build
   for (let depth = 0; ; depth++) {
-    if (depth >= MAX_DEPTH)
-      return fail('ChainTooLong', depth, current, `chain longer than ${MAX_DEPTH} certificates`, path);
-    if (cur.selfSigned && trust.sha256.has(cur.sha256)) {
+    if (depth >= MAX_DEPTH) return fail('ChainTooLong', depth, `chain longer than ${MAX_DEPTH} certificates`, path);
+    if (current.selfSigned && trust.sha256.has(current.sha256)) {
       // the server sent a trusted root itself (or the leaf is an explicitly trusted self-signed certificate)
-      anchor = current;
+      anchor = current.x509;
       path.pop();
       break;
     }
-    const issuerName = current.issuer;
-    const trusted = (trust.bySubject.get(issuerName) ?? []).find((root) => verifiedBy(current, root));
+    const from = current;
+    const trusted = (trust.bySubject.get(from.issuer) ?? []).find((root) => verifiedBy(from, root));
     if (trusted) {
       anchor = trusted;
       break;
     }
-    const from = cur;
-    const next = served.find((c) => !used.has(c.sha256) && from.issuer === c.subject && verifiedBy(current, c.x509));
+    const next = served.find((c) => !used.has(c.sha256) && from.issuer === c.subject && verifiedBy(from, c));
     if (next) {
       used.add(next.sha256);
-      path.push(next.x509);
-      cur = next;
-      current = next.x509;
+      path.push(next);
+      current = next;
       continue;
     }
-    if (cur.selfSigned) {
+    if (current.selfSigned) {
       return depth === 0
-        ? fail('SelfSigned', 0, current, `the certificate is self-signed and not in trust set "${trust.name}"`, path)
+        ? fail('SelfSigned', 0, `the certificate is self-signed and not in trust set "${trust.name}"`, path)
         : fail(
             'UntrustedRoot',
             depth,
-            current,
-            `the chain ends at the self-signed "${name(current)}", which is not in trust set "${trust.name}"`,
+            `the chain ends at the self-signed "${current.subject}", which is not in trust set "${trust.name}"`,
             path
           );
     }
     return fail(
       'IssuerNotFound',
       depth,
-      current,
-      `issuer "${current.issuer.replace(/\n/g, ', ')}" of "${name(current)}" was neither served nor found in trust set "${trust.name}"`,
+      `issuer "${current.issuer}" of "${current.subject}" was neither served nor found in trust set "${trust.name}"`,
       path
     );
   }
-  const full = [...path, anchor];
-  // 2. CA flags and path length of every issuer
+  const full: PathCertificate[] = [...path, anchor];
+  // 2. CA flags and key usage of every issuer
   for (let depth = 1; depth < full.length; depth++) {
-    const issuer = full[depth] as X509Certificate;
-    if (!issuer.ca)
-      return fail('IssuerNotCa', depth, issuer, `"${name(issuer)}" signs certificates but is not a CA`, path, anchor);
-    const child = full[depth - 1] as X509Certificate;
-    if (!child.checkIssued(issuer))
+    const issuer = full[depth] as PathCertificate;
+    if (!(isFacts(issuer) ? issuer.isCa : issuer.ca))
+      return fail('IssuerNotCa', depth, `"${name(issuer)}" signs certificates but is not a CA`, path, anchor);
+    const child = full[depth - 1] as CertificateFacts; // only the anchor, last, is not served
+    if (!provenByHandshake(child, issuer) && !child.x509.checkIssued(x509Of(issuer)))
       return fail(
         'IssuerNotCa',
         depth,
-        issuer,
-        `"${name(issuer)}" is a CA but its key usage or key identifier does not allow it to sign "${name(child)}"`,
+        `"${name(issuer)}" is a CA but its key usage or key identifier does not allow it to sign "${child.subject}"`,
         path,
         anchor
       );
   }
   // 3. validity, from the anchor down (OpenSSL's internal_verify order)
   for (let depth = full.length - 1; depth >= 0; depth--) {
-    const cert = full[depth] as X509Certificate;
+    const cert = full[depth] as PathCertificate;
+    const { from, to } = validity(cert);
     const role = depth === 0 ? 'the certificate' : depth === full.length - 1 ? 'the root' : 'the intermediate';
-    if (now < new Date(cert.validFrom))
+    if (now < from)
       return fail(
         'NotYetValid',
         depth,
-        cert,
-        `${role} "${name(cert)}" is not valid before ${new Date(cert.validFrom).toISOString()}`,
+        `${role} "${name(cert)}" is not valid before ${from.toISOString()}`,
         path,
         anchor
       );
-    if (now > new Date(cert.validTo))
-      return fail(
-        'Expired',
-        depth,
-        cert,
-        `${role} "${name(cert)}" expired on ${new Date(cert.validTo).toISOString()}`,
-        path,
-        anchor
-      );
+    if (now > to) return fail('Expired', depth, `${role} "${name(cert)}" expired on ${to.toISOString()}`, path, anchor);
   }
   return { ok: true, intermediates: path.slice(1), anchor };
 }
@@ -175,18 +181,9 @@ export function validatePath(
 function fail(
   problem: PathProblem,
   depth: number,
-  certificate: X509Certificate,
   message: string,
-  path: X509Certificate[],
+  path: CertificateFacts[],
   anchor?: X509Certificate
 ): PathResult {
-  return {
-    ok: false,
-    problem,
-    depth,
-    certificate,
-    message,
-    intermediates: path.slice(1),
-    ...(anchor ? { anchor } : {}),
-  };
+  return { ok: false, problem, depth, message, intermediates: path.slice(1), ...(anchor ? { anchor } : {}) };
 }

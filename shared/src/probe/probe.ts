@@ -14,7 +14,7 @@
  *   is an IP literal (RFC 6066 forbids IP literals in SNI).
  * - IPv4 and IPv6: IP literals are used as they are; names are resolved once, optionally restricted by `family`.
  */
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import dns from 'node:dns';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -26,7 +26,14 @@ import {
   type StartTlsProtocol,
   startTlsDialogue,
 } from './starttls';
-import { decodeServed, decodedX509, rememberHandshakeVerified, rememberX509 } from '../x509/decoded-x509';
+import {
+  decodeServedIssuer,
+  decodedX509,
+  rememberHandshakeVerified,
+  rememberServed,
+  servedSha256,
+} from '../x509/decoded-x509';
+import { sha256Hex } from '../x509/certificate';
 import { HandshakeTap, servedCertificates } from './handshake-tap';
 
 export { STARTTLS_PROTOCOLS, type StartTlsProtocol };
@@ -265,27 +272,28 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
 }
 
 /**
- * The peer's certificates as served, leaf first, without repeats (bounded), each registered with its decoded
- * `X509Certificate` for the checks. `tapped` are the certificates read from the handshake bytes; only when there is
- * one, or they could not be read, does Node's `getPeerX509Certificate()` give them (it leaks each served issuer in
- * Node 20, see handshake-tap.ts).
+ * The peer's certificates as served, leaf first, without repeats (bounded), each registered for the checks with its
+ * SHA-256 (decoded-x509.ts). `tapped` are the certificates read from the handshake bytes; only when there is one, or
+ * they could not be read, does Node's `getPeerX509Certificate()` give them (it leaks each served issuer in Node 20,
+ * see handshake-tap.ts). Served issuers are decoded once per thread; the leaf is not decoded here (the checks read
+ * its DER).
  */
 export function servedChain(secure: tls.TLSSocket, tapped: Buffer[] | undefined): Buffer[] {
   const chain: Buffer[] = [];
   const seen = new Set<string>();
-  const add = (der: Buffer, x509: X509Certificate, key = x509.fingerprint256): boolean => {
-    if (seen.has(key) || chain.length >= MAX_CHAIN) return false;
-    seen.add(key);
-    chain.push(rememberX509(der, x509)); // the checks reuse the decoded certificate
+  const add = (der: Buffer, sha256: string, x509?: X509Certificate): boolean => {
+    if (seen.has(sha256) || chain.length >= MAX_CHAIN) return false;
+    seen.add(sha256);
+    chain.push(rememberServed(der, sha256, x509));
     return true;
   };
   // A lone certificate comes from Node's API: with no issuer to build it does not leak, and it hands over the
-  // certificate OpenSSL already decoded (a decode costs ≈ 0.1–0.25 ms).
+  // certificate OpenSSL already decoded.
   if (tapped && tapped.length > 1) {
     try {
       for (const der of tapped) {
-        const { x509, sha256 } = decodeServed(der, chain.length);
-        if (!add(der, x509, sha256)) break;
+        const sha256 = sha256Hex(der);
+        if (!add(der, sha256, chain.length === 0 ? undefined : decodeServedIssuer(der, sha256))) break;
       }
       return chain;
     } catch {
@@ -294,8 +302,10 @@ export function servedChain(secure: tls.TLSSocket, tapped: Buffer[] | undefined)
       seen.clear();
     }
   }
-  for (let cert = secure.getPeerX509Certificate(); cert && add(Buffer.from(cert.raw), cert);)
-    cert = cert.issuerCertificate;
+  for (let cert = secure.getPeerX509Certificate(); cert; cert = cert.issuerCertificate) {
+    const der = Buffer.from(cert.raw);
+    if (!add(der, sha256Hex(der), cert)) break;
+  }
   return chain;
 }
 
@@ -304,25 +314,41 @@ export function servedChain(secure: tls.TLSSocket, tapped: Buffer[] | undefined)
  * result): it builds the chain from the served certificates, finds no trusted root, and then verifies each link's
  * signature and each certificate's validity, reporting every problem to a callback; the verify error Node exposes is
  * the last one reported. `UNABLE_TO_GET_ISSUER_CERT_LOCALLY` as the last error therefore means: a served issuer of
- * the leaf was found (a leaf alone ends in `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), and its signature check and every
- * later check passed (a failure would be reported after it). When exactly one served certificate bears the leaf's
- * issuer name, that is the issuer OpenSSL used, and the checks need not verify that pair again.
+ * the leaf was found by OpenSSL's issuer match (names, key identifiers; a leaf alone ends in
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), and its key usage, its signature on the leaf and every later check passed (a
+ * failure would be reported after it). With exactly two served certificates that issuer is the second; with more,
+ * it is known only when exactly one served certificate bears the leaf's issuer name (the leaf is decoded for that).
+ * Then the checks need not match and verify that pair again.
  */
 function noteHandshakeVerification(secure: tls.TLSSocket, chain: readonly Buffer[]): void {
   // Node sets `authorizationError` to OpenSSL's error code string (typed as Error)
   const verifyError: unknown = secure.authorizationError;
   if (verifyError !== 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' || chain.length < 2) return;
-  const leaf = decodedX509(chain[0] as Buffer);
-  if (!leaf) return;
-  let issuer: X509Certificate | undefined;
-  for (const der of chain.slice(1)) {
-    const cert = decodedX509(der);
-    if (!cert) return;
-    if (cert.subject !== leaf.issuer) continue;
-    if (issuer) return; // two candidates: OpenSSL may have used either
-    issuer = cert;
+  const [leafDer, ...rest] = chain as [Buffer, ...Buffer[]];
+  const leafSha256 = servedSha256(leafDer);
+  if (leafSha256 === undefined) return;
+  let issuer: Buffer | undefined;
+  if (rest.length === 1) issuer = rest[0];
+  else {
+    let leaf = decodedX509(leafDer);
+    if (!leaf) {
+      try {
+        leaf = new X509Certificate(leafDer);
+      } catch {
+        return;
+      }
+      rememberServed(leafDer, leafSha256, leaf);
+    }
+    for (const der of rest) {
+      const cert = decodedX509(der);
+      if (!cert) return;
+      if (cert.subject !== leaf.issuer) continue;
+      if (issuer) return; // two candidates: OpenSSL may have used either
+      issuer = der;
+    }
   }
-  if (issuer) rememberHandshakeVerified(leaf, issuer.fingerprint256);
+  const issuerSha256 = issuer && servedSha256(issuer);
+  if (issuerSha256) rememberHandshakeVerified(leafSha256, issuerSha256);
 }
 
 function classify(err: unknown, phase: Phase, timedOut: boolean, timeoutMs: number): ProbeFailure {

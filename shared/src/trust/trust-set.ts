@@ -1,12 +1,12 @@
 /**
  * Trusted CA sets (SPEC T1, T2): the roots a Monitored-Only definition's served chain must lead to.
  *
- * A {@link TrustSet} is immutable once built: the roots are parsed once, indexed by subject (the raw DER of the
- * subject Name would be ideal; Node exposes the OpenSSL one-line form, which is canonical enough for an index whose
- * hits are always confirmed by `checkIssued` + signature verification) and by SHA-256, so path validation never
- * re-parses PEM per probe. Storage of user-defined sets and the per-definition choice live in the controller.
+ * A {@link TrustSet} is immutable once built: the roots are parsed once, indexed by subject (RFC 4514 text read
+ * from the DER, the form the checks' certificate facts give for an issuer; an index whose hits are always confirmed
+ * by the issuer match and signature verification) and by SHA-256, so path validation never re-parses PEM per probe. Storage of user-defined sets and the per-definition choice live in the controller.
  */
 import { X509Certificate, createHash } from 'node:crypto';
+import { subjectName } from '../x509/tbs';
 
 /** Where a set's roots came from. */
 export type TrustSetSource = 'system' | 'user';
@@ -22,7 +22,10 @@ export interface TrustSet {
   /** Human-readable origin, e.g. `/etc/ssl/certs/ca-certificates.crt`. */
   readonly origin: string;
   readonly roots: readonly X509Certificate[];
-  /** Roots by `X509Certificate.subject` (several roots can share a subject: cross-signs, re-keys). */
+  /**
+   * Roots by subject as RFC 4514 text (`subjectName`, as `CertificateFacts.subject`/`.issuer`; several roots can
+   * share a subject: cross-signs, re-keys).
+   */
   readonly bySubject: ReadonlyMap<string, readonly X509Certificate[]>;
   /** Lowercase hex SHA-256 of each root's DER. */
   readonly sha256: ReadonlySet<string>;
@@ -50,9 +53,10 @@ export function trustSetFromCertificates(
     if (sha256.has(fp)) continue;
     sha256.add(fp);
     roots.push(cert);
-    const list = bySubject.get(cert.subject);
+    const subject = indexName(cert);
+    const list = bySubject.get(subject);
     if (list) list.push(cert);
-    else bySubject.set(cert.subject, [cert]);
+    else bySubject.set(subject, [cert]);
   }
   return {
     name,
@@ -63,6 +67,15 @@ export function trustSetFromCertificates(
     bySubject,
     sha256,
   };
+}
+
+/** The root's subject for the index; a Name the DER reader cannot read is kept under OpenSSL's text (no facts match it). */
+function indexName(cert: X509Certificate): string {
+  try {
+    return subjectName(cert.raw);
+  } catch {
+    return cert.subject;
+  }
 }
 
 /** Thrown-free result of {@link parsePemCertificates}: the certificates and how many PEM blocks were rejected. */

@@ -13,8 +13,6 @@ import {
   isUniversal,
   parseAsn1,
   readAlgorithmIdentifier,
-  readBoolean,
-  readOctetString,
   readOid,
   sequenceOf,
   UniversalTag,
@@ -23,6 +21,7 @@ import { formatName } from './distinguished-name';
 import { type KeyAlgorithm, keyAlgorithmOf } from './key-algorithm';
 import { Oid, describeOid } from './oids';
 import { decodeSubjectAltNames } from './subject-alt-names';
+import { readExtension, readIsCa } from './tbs';
 
 /** A decoded certificate. */
 export interface ParsedCertificate {
@@ -131,20 +130,6 @@ function checkPublicKeyAlgorithm(spki: Asn1Node | undefined): void {
     throw unsupported(`EC curve ${describeOid(curve)} is not supported (use P-256, P-384 or P-521)`);
   }
   throw unsupported(`public key algorithm ${describeOid(oid)} is not supported`);
-}
-
-function readExtension(ext: Asn1Node): { oid: string; value: Buffer } {
-  const parts = sequenceOf(ext, 'extension');
-  if (parts.length < 2 || parts.length > 3) throw malformed('extension: bad structure');
-  const oid = readOid(parts[0], 'extension.extnID');
-  if (parts.length === 3) readBoolean(parts[1], 'extension.critical');
-  return { oid, value: readOctetString(parts[parts.length - 1], 'extension.extnValue') };
-}
-
-function readIsCa(value: Buffer): boolean {
-  const parts = sequenceOf(parseAsn1(value), 'basicConstraints');
-  const first = parts[0];
-  return isUniversal(first, UniversalTag.boolean) ? readBoolean(first, 'basicConstraints.cA') : false;
 }
 
 /** SHA-256 of a DER encoding, lowercase hex (used to de-duplicate certificates). */

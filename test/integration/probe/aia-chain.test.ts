@@ -285,7 +285,7 @@ test.serial(
     t.is(trusted.reason, 'ChainUntrusted');
     t.regex(
       trusted.message,
-      /^completed from AIA caIssuers \(http:\/\/127\.0\.0\.1:\d+\/int\.der\): issuer "CN=CertFleet OCSP Test Root/
+      /^completed from AIA caIssuers \(http:\/\/127\.0\.0\.1:\d+\/int\.der\): issuer "O=CertFleet Tests, CN=CertFleet OCSP Test Root"/
     );
     const served = check(outcome, 'IntermediatesServed');
     t.is(served.reason, 'IntermediateMissing');

@@ -1,15 +1,18 @@
 /**
  * SPEC M3, M6: the probe reuses OpenSSL's handshake verification of the leaf's signature only when it proves it
  * (shared/src/probe/probe.ts, noteHandshakeVerification), and path validation then skips that one signature check.
- * Real TLS listeners on loopback serve: a good chain, a leaf whose signature was tampered with, an expired leaf, a
- * leaf with an impostor intermediate (same name, other key), and a leaf with both the real and the impostor
- * intermediate. Only the good chain may be recorded; every verdict must be what it would be without the record.
+ * Real TLS listeners on loopback serve: a good chain, the same with an unrelated certificate after it, a leaf whose
+ * signature was tampered with, an expired leaf, a leaf with an impostor intermediate (same name, other key), and a
+ * leaf with both the real and the impostor intermediate. Each case has a leaf of its own (a record is kept by the
+ * certificates' SHA-256). Only the good chains may be recorded; every verdict must be what it would be without the
+ * record.
  */
 import type net from 'node:net';
 import tls from 'node:tls';
 import test from 'ava';
 import { evaluateChecks, probeEndpoint, trustSetFromPems } from '@certfleet/shared';
-import { decodedX509, handshakeVerifiedIssuer } from '../../../shared/src/x509/decoded-x509';
+import { handshakeVerifiedIssuer } from '../../../shared/src/x509/decoded-x509';
+import { sha256Hex } from '../../../shared/src/x509/certificate';
 import { closeAll, serveTlsChain } from '../../_helpers/probe-pki';
 import { type TestCert, daysFromNow, testCa, testCert } from '../../_helpers/test-pki';
 
@@ -29,7 +32,9 @@ test('M3 M6 the leaf signature verified in the handshake is reused only when Ope
   const { root, intermediate } = await testCa('Handshake Verify');
   const impostor = (await testCa('Handshake Verify')).intermediate; // same names, other keys
   t.is(impostor.x509.subject, intermediate.x509.subject);
-  const leaf = await testCert({ subject: `CN=${CN}`, issuer: intermediate, dns: [CN] });
+  const leaf = (): Promise<TestCert> => testCert({ subject: `CN=${CN}`, issuer: intermediate, dns: [CN] });
+  const [good, goodPlus, forged, withImpostor, withBoth] = await Promise.all([leaf(), leaf(), leaf(), leaf(), leaf()]);
+  const unrelated = (await testCa('Handshake Verify Other')).intermediate;
   const expired = await testCert({
     subject: `CN=${CN}`,
     issuer: intermediate,
@@ -43,53 +48,59 @@ test('M3 M6 the leaf signature verified in the handshake is reused only when Ope
   const cases = [
     {
       name: 'good chain',
-      pem: leaf.pem + intermediate.pem,
-      key: leaf.key,
+      leaf: good,
+      pem: good.pem + intermediate.pem,
+      openssl: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+      recorded: true,
+      reason: 'Ok',
+    },
+    {
+      name: 'good chain and an unrelated certificate', // three served: the issuer is found by name
+      leaf: goodPlus,
+      pem: goodPlus.pem + intermediate.pem + unrelated.pem,
       openssl: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
       recorded: true,
       reason: 'Ok',
     },
     {
       name: 'tampered leaf signature',
-      pem: tampered(leaf) + intermediate.pem,
-      key: leaf.key,
+      leaf: forged,
+      pem: tampered(forged) + intermediate.pem,
       openssl: 'CERT_SIGNATURE_FAILURE',
       recorded: false,
       reason: 'IntermediateMissing', // the forged link is not followed
     },
     {
       name: 'expired leaf',
+      leaf: expired,
       pem: expired.pem + intermediate.pem,
-      key: expired.key,
       openssl: 'CERT_HAS_EXPIRED',
       recorded: false,
       reason: 'CertificateExpired',
     },
     {
       name: 'impostor intermediate',
-      pem: leaf.pem + impostor.pem,
-      key: leaf.key,
+      leaf: withImpostor,
+      pem: withImpostor.pem + impostor.pem,
       openssl: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
       recorded: false,
       reason: 'IntermediateMissing',
     },
     {
       name: 'real and impostor intermediates',
-      pem: leaf.pem + impostor.pem + intermediate.pem,
-      key: leaf.key,
+      leaf: withBoth,
+      pem: withBoth.pem + impostor.pem + intermediate.pem,
       openssl: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
       recorded: false, // two served certificates bear the issuer name
       reason: 'Ok',
     },
   ];
   for (const c of cases) {
-    const port = await serveTlsChain(servers, c.pem, c.key.privateKeyPem);
+    const port = await serveTlsChain(servers, c.pem, c.leaf.key.privateKeyPem);
     const o = await probeEndpoint({ host: '127.0.0.1', port, serverName: CN, timeoutMs: 5_000 });
     t.true(o.ok, `${c.name}: ${o.error?.message ?? ''}`);
-    const leafX509 = decodedX509(o.chain[0] as Buffer);
-    t.truthy(leafX509, c.name);
-    const recorded = handshakeVerifiedIssuer(leafX509!);
-    if (c.recorded) t.is(recorded, intermediate.x509.fingerprint256, c.name);
+    const recorded = handshakeVerifiedIssuer(sha256Hex(o.chain[0] as Buffer));
+    if (c.recorded) t.is(recorded, sha256Hex(intermediate.der), c.name);
     else t.is(recorded, undefined, c.name);
 
     const withRecord = evaluateChecks(o, { now: new Date(), mode: 'monitored', trustSet: trust, checkName: CN });

@@ -1,0 +1,81 @@
+/**
+ * Locates the fields of a certificate's TBSCertificate (RFC 5280 §4.1) in its DER without decoding their values:
+ * the checks read names, times, extensions and the key from here, and ask OpenSSL only for what needs it
+ * (signatures).
+ */
+import { malformed } from './decode-error';
+import {
+  type Asn1Node,
+  UniversalTag,
+  explicitContent,
+  isContext,
+  isUniversal,
+  parseAsn1,
+  readBoolean,
+  readOctetString,
+  readOid,
+  sequenceOf,
+} from './der';
+import { formatName } from './distinguished-name';
+
+/** The TBSCertificate fields as DER nodes. */
+export interface TbsFields {
+  serialNumber: Asn1Node;
+  issuer: Asn1Node;
+  validity: Asn1Node;
+  subject: Asn1Node;
+  subjectPublicKeyInfo: Asn1Node | undefined;
+  /** Each `Extension` SEQUENCE, in certificate order (empty when there are none). */
+  extensions: Asn1Node[];
+  /** The outer `signatureAlgorithm` (after the TBSCertificate). */
+  signatureAlgorithm: Asn1Node | undefined;
+}
+
+/** @throws DecodeError when the bytes are not a certificate's structure */
+export function tbsFields(der: Buffer): TbsFields {
+  const top = sequenceOf(parseAsn1(der), 'certificate');
+  const tbs = sequenceOf(top[0], 'tbsCertificate');
+  let i = isContext(tbs[0], 0) ? 1 : 0;
+  const serialNumber = tbs[i++];
+  i++; // signature (repeated outside)
+  const issuer = tbs[i++];
+  const validity = tbs[i++];
+  const subject = tbs[i++];
+  if (!serialNumber || !issuer || !validity || !subject) throw malformed('tbsCertificate: missing fields');
+  const subjectPublicKeyInfo = tbs[i++];
+  let extensions: Asn1Node[] = [];
+  for (; i < tbs.length; i++) {
+    const node = tbs[i] as Asn1Node;
+    if (isContext(node, 3)) extensions = sequenceOf(explicitContent(node, 3, 'extensions'), 'extensions');
+  }
+  return {
+    serialNumber,
+    issuer,
+    validity,
+    subject,
+    subjectPublicKeyInfo,
+    extensions,
+    signatureAlgorithm: top[1],
+  };
+}
+
+/** The subject of a DER certificate as RFC 4514 text (the form `CertificateFacts.subject` uses). */
+export function subjectName(der: Buffer): string {
+  return formatName(tbsFields(der).subject, 'subject');
+}
+
+/** An `Extension`'s OID and value octets (the criticality is checked, not returned). */
+export function readExtension(ext: Asn1Node): { oid: string; value: Buffer } {
+  const parts = sequenceOf(ext, 'extension');
+  if (parts.length < 2 || parts.length > 3) throw malformed('extension: bad structure');
+  const oid = readOid(parts[0], 'extension.extnID');
+  if (parts.length === 3) readBoolean(parts[1], 'extension.critical');
+  return { oid, value: readOctetString(parts[parts.length - 1], 'extension.extnValue') };
+}
+
+/** The `cA` flag of a basicConstraints extension value. */
+export function readIsCa(value: Buffer): boolean {
+  const parts = sequenceOf(parseAsn1(value), 'basicConstraints');
+  const first = parts[0];
+  return isUniversal(first, UniversalTag.boolean) ? readBoolean(first, 'basicConstraints.cA') : false;
+}
