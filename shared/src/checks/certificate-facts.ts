@@ -132,7 +132,7 @@ export function certificateFacts(der: Buffer): CertificateFacts {
   let facts = caCache.get(sha256) ?? leafCache.get(sha256);
   if (!facts) {
     const decoded = decodeFacts(der, sha256);
-    facts = Object.freeze(decoded);
+    facts = Object.freeze(decoded.facts);
     const [cache, limit] = decoded.claimsCa ? [caCache, CA_CACHE_LIMIT] : [leafCache, LEAF_CACHE_LIMIT];
     if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
     cache.set(sha256, facts);
@@ -144,93 +144,77 @@ export function certificateFacts(der: Buffer): CertificateFacts {
 /** Facts by the probe's own DER buffers (weakly: they go with the observation). */
 const byBuffer = new WeakMap<Buffer, CertificateFacts>();
 
-/** Facts read from the DER; `x509` and `isCa` ask OpenSSL on first use. */
-class DerCertificateFacts implements CertificateFacts {
-  #x509: X509Certificate | undefined;
-  readonly sha1: string;
-  readonly subject: string;
-  readonly issuer: string;
-  readonly subjectAttributes: Readonly<Record<string, readonly string[]>>;
-  readonly serial: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly sans: readonly string[];
-  readonly selfSigned: boolean;
-  readonly key: KeyFacts;
-  readonly signature: SignatureFacts;
-  /** basicConstraints cA as encoded (only chooses a cache budget; `isCa` is OpenSSL's judgement). */
-  readonly claimsCa: boolean;
-
-  constructor(
-    readonly der: Buffer,
-    readonly sha256: string,
-    x509: X509Certificate | undefined
-  ) {
-    this.#x509 = x509;
-    const tbs = tbsFields(der);
-    let sans: string[] = [];
-    let claimsCa = false;
-    for (const ext of tbs.extensions) {
-      const oid = readOid(sequenceOf(ext, 'extension')[0], 'extension.extnID');
-      if (oid === SUBJECT_ALT_NAME) sans = decodeSubjectAltNames(readExtension(ext).value);
-      else if (oid === BASIC_CONSTRAINTS) claimsCa = claimsCaOf(ext);
-    }
-    this.sans = sans;
-    this.claimsCa = claimsCa;
-    this.subject = formatName(tbs.subject, 'subject');
-    this.issuer = formatName(tbs.issuer, 'issuer');
-    this.subjectAttributes = nameAttributes(tbs.subject);
-    this.sha1 = createHash('sha1').update(der).digest('hex');
-    this.serial = this.serialOf(tbs.serialNumber);
-    [this.notBefore, this.notAfter] = this.validity(tbs.validity);
-    this.key = keyFactsOf(tbs.subjectPublicKeyInfo, () => this.x509);
-    this.signature = signatureFacts(tbs.signatureAlgorithm);
-    this.selfSigned = this.subject === this.issuer && this.verifiesItself();
+/**
+ * Reads the facts from the DER; `x509` and `isCa` ask OpenSSL on first use. `claimsCa` is basicConstraints cA as
+ * encoded: it only picks a cache budget (`isCa` is OpenSSL's judgement).
+ */
+function decodeFacts(input: Buffer, sha256: string): { facts: CertificateFacts; claimsCa: boolean } {
+  // A probe's buffer is never reused, and OpenSSL decoded these very bytes in the handshake: it is decoded again
+  // only on demand. Other bytes are copied (the caller may reuse its buffer) and validated by OpenSSL first.
+  const probed = servedSha256(input) !== undefined;
+  const der = probed ? input : Buffer.from(input);
+  let known = probed ? decodedX509(der) : new X509Certificate(der);
+  const x509 = (): X509Certificate => (known ??= new X509Certificate(der));
+  const tbs = tbsFields(der);
+  let sans: string[] = [];
+  let claimsCa = false;
+  for (const ext of tbs.extensions) {
+    const oid = readOid(sequenceOf(ext, 'extension')[0], 'extension.extnID');
+    if (oid === SUBJECT_ALT_NAME) sans = decodeSubjectAltNames(readExtension(ext).value);
+    else if (oid === BASIC_CONSTRAINTS) claimsCa = claimsCaOf(ext);
   }
+  const subject = formatName(tbs.subject, 'subject');
+  const issuer = formatName(tbs.issuer, 'issuer');
+  const [notBefore, notAfter] = validityOf(tbs.validity, x509);
+  const facts: CertificateFacts = {
+    der,
+    get x509() {
+      return x509();
+    },
+    sha1: createHash('sha1').update(der).digest('hex'),
+    sha256,
+    subject,
+    issuer,
+    subjectAttributes: nameAttributes(tbs.subject),
+    serial: serialOf(tbs.serialNumber, x509),
+    notBefore,
+    notAfter,
+    sans,
+    get isCa() {
+      return x509().ca;
+    },
+    selfSigned: subject === issuer && verifiesItself(x509),
+    key: keyFactsOf(tbs.subjectPublicKeyInfo, x509),
+    signature: signatureFacts(tbs.signatureAlgorithm),
+  };
+  return { facts, claimsCa };
+}
 
-  get x509(): X509Certificate {
-    this.#x509 ??= new X509Certificate(this.der);
-    return this.#x509;
-  }
-
-  get isCa(): boolean {
-    return this.x509.ca;
-  }
-
-  /** From the DER; an INTEGER the reader rejects is read as OpenSSL prints it. */
-  private serialOf(node: Asn1Node): string {
-    try {
-      return serialHex(readInteger(node, 'serialNumber'));
-    } catch {
-      return this.x509.serialNumber.toLowerCase();
-    }
-  }
-
-  /** From the DER; a time the strict reader rejects is read as OpenSSL prints it. */
-  private validity(node: Asn1Node): [Date, Date] {
-    try {
-      const [from, to] = sequenceOf(node, 'validity');
-      return [readTime(from, 'notBefore'), readTime(to, 'notAfter')];
-    } catch {
-      return [new Date(this.x509.validFrom), new Date(this.x509.validTo)];
-    }
-  }
-
-  private verifiesItself(): boolean {
-    try {
-      return this.x509.verify(this.x509.publicKey);
-    } catch {
-      return false;
-    }
+/** From the DER; an INTEGER the reader rejects is read as OpenSSL prints it. */
+function serialOf(node: Asn1Node, x509: () => X509Certificate): string {
+  try {
+    return serialHex(readInteger(node, 'serialNumber'));
+  } catch {
+    return x509().serialNumber.toLowerCase();
   }
 }
 
-function decodeFacts(der: Buffer, sha256: string): DerCertificateFacts {
-  // A probe's buffer is never reused, and OpenSSL decoded these very bytes in the handshake: it is decoded again
-  // only on demand. Other bytes are copied (the caller may reuse its buffer) and validated by OpenSSL first.
-  if (servedSha256(der) !== undefined) return new DerCertificateFacts(der, sha256, decodedX509(der));
-  const copy = Buffer.from(der);
-  return new DerCertificateFacts(copy, sha256, new X509Certificate(copy));
+/** From the DER; a time the strict reader rejects is read as OpenSSL prints it. */
+function validityOf(node: Asn1Node, x509: () => X509Certificate): [Date, Date] {
+  try {
+    const [from, to] = sequenceOf(node, 'validity');
+    return [readTime(from, 'notBefore'), readTime(to, 'notAfter')];
+  } catch {
+    return [new Date(x509().validFrom), new Date(x509().validTo)];
+  }
+}
+
+function verifiesItself(x509: () => X509Certificate): boolean {
+  try {
+    return x509().verify(x509().publicKey);
+  } catch {
+    return false;
+  }
 }
 
 /** basicConstraints cA as encoded; an extension the reader rejects counts as no claim (it only picks a cache). */
