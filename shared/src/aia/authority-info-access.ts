@@ -2,16 +2,10 @@
  * The Authority Information Access extension (RFC 5280 §4.2.2.1): where a certificate's issuer can be downloaded
  * (`caIssuers`) and where its OCSP responder is (`ocsp`). Read with the bounded DER reader; only URI names count.
  */
-import {
-  type Asn1Node,
-  contentOf,
-  explicitContent,
-  isContext,
-  parseAsn1,
-  readOctetString,
-  readOid,
-  sequenceOf,
-} from '../x509/der';
+import { type Asn1Node, contentOf, isContext, parseAsn1, readOid, sequenceOf } from '../x509/der';
+import { certificateExtensions } from '../x509/tbs';
+
+export { certificateExtensions };
 
 const OID_AUTHORITY_INFO_ACCESS = '1.3.6.1.5.5.7.1.1';
 const OID_AD_OCSP = '1.3.6.1.5.5.7.48.1';
@@ -21,17 +15,6 @@ const OID_AD_CA_ISSUERS = '1.3.6.1.5.5.7.48.2';
 export interface AuthorityInfoAccess {
   ocsp: string[];
   caIssuers: string[];
-}
-
-/** The `extensions` of a DER certificate as (OID, extnValue) pairs. */
-export function certificateExtensions(certDer: Buffer): Array<{ oid: string; value: Buffer }> {
-  const tbs = sequenceOf(sequenceOf(parseAsn1(certDer), 'Certificate')[0], 'TBSCertificate');
-  const extNode = tbs.find((n) => isContext(n, 3));
-  if (!extNode) return [];
-  return sequenceOf(explicitContent(extNode, 3, 'extensions'), 'extensions').map((ext) => {
-    const parts = sequenceOf(ext, 'extension');
-    return { oid: readOid(parts[0], 'extnID'), value: readOctetString(parts[parts.length - 1], 'extnValue') };
-  });
 }
 
 /**

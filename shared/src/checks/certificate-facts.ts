@@ -23,7 +23,7 @@ import {
 import { decodeDirectoryString, formatName } from '../x509/distinguished-name';
 import { decodeSubjectAltNames } from '../x509/subject-alt-names';
 import { decodedX509, servedSha256 } from '../x509/decoded-x509';
-import { readExtension, readIsCa, tbsFields } from '../x509/tbs';
+import { certificateExtensions, readIsCa, tbsFields } from '../x509/tbs';
 import { type KeyFacts, keyFactsOf } from './key-facts';
 
 export type { KeyFacts };
@@ -158,10 +158,9 @@ function decodeFacts(input: Buffer, sha256: string): { facts: CertificateFacts; 
   const tbs = tbsFields(der);
   let sans: string[] = [];
   let claimsCa = false;
-  for (const ext of tbs.extensions) {
-    const oid = readOid(sequenceOf(ext, 'extension')[0], 'extension.extnID');
-    if (oid === SUBJECT_ALT_NAME) sans = decodeSubjectAltNames(readExtension(ext).value);
-    else if (oid === BASIC_CONSTRAINTS) claimsCa = claimsCaOf(ext);
+  for (const ext of certificateExtensions(der)) {
+    if (ext.oid === SUBJECT_ALT_NAME) sans = decodeSubjectAltNames(ext.value);
+    else if (ext.oid === BASIC_CONSTRAINTS) claimsCa = claimsCaOf(ext.value);
   }
   const subject = formatName(tbs.subject, 'subject');
   const issuer = formatName(tbs.issuer, 'issuer');
@@ -218,9 +217,9 @@ function verifiesItself(x509: () => X509Certificate): boolean {
 }
 
 /** basicConstraints cA as encoded; an extension the reader rejects counts as no claim (it only picks a cache). */
-function claimsCaOf(ext: Asn1Node): boolean {
+function claimsCaOf(value: Buffer): boolean {
   try {
-    return readIsCa(readExtension(ext).value);
+    return readIsCa(value);
   } catch {
     return false;
   }

@@ -35,6 +35,7 @@ import {
   sequenceOf,
 } from '../x509/der';
 import { decodePem } from '../x509/pem';
+import { certificateExtensions } from '../x509/tbs';
 import { SIGNATURE_DIGESTS, crlReasonName } from './signature-tables';
 import { issuerCandidates } from './issuer-candidates';
 import { TtlCache } from './ttl-cache';
@@ -164,11 +165,8 @@ function namesOf(certDer: Buffer): { issuer: Buffer; subject: Buffer } {
 
 /** The cRLDistributionPoints fullName URIs of a certificate (any scheme), in certificate order. */
 export function crlDistributionPoints(certDer: Buffer): string[] {
-  const tbs = sequenceOf(sequenceOf(parseAsn1(certDer), 'Certificate')[0], 'TBSCertificate');
-  const extNode = tbs.find((n) => isContext(n, 3));
-  if (!extNode) return [];
   const urls: string[] = [];
-  for (const ext of extensionsOf(explicitContent(extNode, 3, 'extensions'))) {
+  for (const ext of certificateExtensions(certDer)) {
     if (ext.oid !== OID_CRL_DISTRIBUTION_POINTS) continue;
     for (const dp of sequenceOf(parseAsn1(ext.value), 'CRLDistributionPoints')) {
       const dpName = sequenceOf(dp, 'DistributionPoint').find((n) => isContext(n, 0));

@@ -16,6 +16,7 @@ import {
   readOid,
   sequenceOf,
 } from './der';
+import { servedSha256 } from './decoded-x509';
 import { formatName } from './distinguished-name';
 
 /** The TBSCertificate fields as DER nodes. */
@@ -65,7 +66,7 @@ export function subjectName(der: Buffer): string {
 }
 
 /** An `Extension`'s OID and value octets (the criticality is checked, not returned). */
-export function readExtension(ext: Asn1Node): { oid: string; value: Buffer } {
+export function readExtension(ext: Asn1Node): CertificateExtension {
   const parts = sequenceOf(ext, 'extension');
   if (parts.length < 2 || parts.length > 3) throw malformed('extension: bad structure');
   const oid = readOid(parts[0], 'extension.extnID');
@@ -78,4 +79,26 @@ export function readIsCa(value: Buffer): boolean {
   const parts = sequenceOf(parseAsn1(value), 'basicConstraints');
   const first = parts[0];
   return isUniversal(first, UniversalTag.boolean) ? readBoolean(first, 'basicConstraints.cA') : false;
+}
+
+/** One `Extension`: its OID and value octets. */
+export interface CertificateExtension {
+  oid: string;
+  value: Buffer;
+}
+
+/** Extensions by a probe's own buffers (never changed; weakly): the checks, AIA and revocation each look. */
+const extensionsByBuffer = new WeakMap<Buffer, readonly CertificateExtension[]>();
+
+/**
+ * The extensions of a DER certificate, in certificate order (empty when there are none). A probe's buffers are read
+ * once however many steps ask.
+ * @throws DecodeError when the certificate or an extension's structure is malformed
+ */
+export function certificateExtensions(der: Buffer): readonly CertificateExtension[] {
+  const known = extensionsByBuffer.get(der);
+  if (known) return known;
+  const extensions = tbsFields(der).extensions.map(readExtension);
+  if (servedSha256(der) !== undefined) extensionsByBuffer.set(der, extensions);
+  return extensions;
 }

@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import { SYSTEM_CA_BUNDLE, certificateFacts, systemTrustSet } from '@certfleet/shared';
 import { rememberServed } from '../../../../shared/src/x509/decoded-x509';
 import { sha256Hex } from '../../../../shared/src/x509/certificate';
-import { subjectName } from '../../../../shared/src/x509/tbs';
+import { certificateExtensions, subjectName } from '../../../../shared/src/x509/tbs';
 import { testCert } from '../../../_helpers/test-pki';
 import { fixtures } from './_fixtures';
 
@@ -74,7 +74,7 @@ test('M3 serial numbers read as OpenSSL prints them: zero, negative, one byte', 
   }
 });
 
-test("M3 a probe's certificate is read from its own buffer (no copy) and decoded by OpenSSL only on demand", async (t) => {
+test("M3 a probe's certificate is read from its own buffer (no copy, extensions once) and decoded by OpenSSL only on demand", async (t) => {
   const leaf = await testCert({ subject: 'CN=fresh.facts.test', dns: ['fresh.facts.test'] }); // not cached yet
   const der = Buffer.from(leaf.der);
   const facts = certificateFacts(rememberServed(der, sha256Hex(der)));
@@ -82,7 +82,14 @@ test("M3 a probe's certificate is read from its own buffer (no copy) and decoded
   t.is(certificateFacts(der), facts, 'memoized by the buffer');
   t.is(facts.x509.fingerprint256, leaf.x509.fingerprint256, 'OpenSSL decodes the same bytes when asked');
   t.is(facts.x509, facts.x509, 'once');
+  t.is(
+    certificateExtensions(der),
+    certificateExtensions(der),
+    'its extensions are read once (checks, AIA, revocation)'
+  );
   const unknown = await testCert({ subject: 'CN=other.facts.test', dns: ['other.facts.test'] });
   const other = Buffer.from(unknown.der);
   t.not(certificateFacts(other).der, other, 'bytes of unknown origin are copied');
+  t.not(certificateExtensions(other), certificateExtensions(other), 'and read each time (the caller may change them)');
+  t.deepEqual(certificateExtensions(other), certificateExtensions(other));
 });
