@@ -21,6 +21,7 @@ import {
   setOf,
 } from '../x509/der';
 import { decodeDirectoryString, formatName } from '../x509/distinguished-name';
+import { Oid } from '../x509/oids';
 import { decodeSubjectAltNames } from '../x509/subject-alt-names';
 import { decodedX509, servedSha256 } from '../x509/decoded-x509';
 import { certificateExtensions, readIsCa, tbsFields } from '../x509/tbs';
@@ -70,9 +71,6 @@ const ATTRIBUTE_SHORT_NAMES: Readonly<Record<string, string>> = {
   '2.5.4.10': 'O',
   '2.5.4.11': 'OU',
 };
-
-const SUBJECT_ALT_NAME = '2.5.29.17';
-const BASIC_CONSTRAINTS = '2.5.29.19';
 
 const SIGNATURE_ALGORITHMS: Readonly<Record<string, { name: string; digest: string }>> = {
   '1.2.840.113549.1.1.2': { name: 'md2WithRSAEncryption', digest: 'MD2' },
@@ -159,8 +157,8 @@ function decodeFacts(input: Buffer, sha256: string): { facts: CertificateFacts; 
   let sans: string[] = [];
   let claimsCa = false;
   for (const ext of certificateExtensions(der)) {
-    if (ext.oid === SUBJECT_ALT_NAME) sans = decodeSubjectAltNames(ext.value);
-    else if (ext.oid === BASIC_CONSTRAINTS) claimsCa = claimsCaOf(ext.value);
+    if (ext.oid === Oid.subjectAltName) sans = decodeSubjectAltNames(ext.value);
+    else if (ext.oid === Oid.basicConstraints) claimsCa = claimsCaOf(ext.value);
   }
   const subject = formatName(tbs.subject, 'subject');
   const issuer = formatName(tbs.issuer, 'issuer');

@@ -35,7 +35,7 @@ import {
   sequenceOf,
 } from '../x509/der';
 import { decodePem } from '../x509/pem';
-import { certificateExtensions } from '../x509/tbs';
+import { certificateExtensions, tbsFields } from '../x509/tbs';
 import { SIGNATURE_DIGESTS, crlReasonName } from './signature-tables';
 import { issuerCandidates } from './issuer-candidates';
 import { TtlCache } from './ttl-cache';
@@ -158,9 +158,8 @@ export function parseCrl(input: Buffer): ParsedCrl {
 
 /** The issuer and subject Name DER of a certificate. */
 function namesOf(certDer: Buffer): { issuer: Buffer; subject: Buffer } {
-  const tbs = sequenceOf(sequenceOf(parseAsn1(certDer), 'Certificate')[0], 'TBSCertificate');
-  const off = isContext(tbs[0], 0) ? 1 : 0;
-  return { issuer: encodingOf(tbs[off + 2] as Asn1Node), subject: encodingOf(tbs[off + 4] as Asn1Node) };
+  const tbs = tbsFields(certDer);
+  return { issuer: encodingOf(tbs.issuer), subject: encodingOf(tbs.subject) };
 }
 
 /** The cRLDistributionPoints fullName URIs of a certificate (any scheme), in certificate order. */
