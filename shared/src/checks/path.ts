@@ -8,10 +8,16 @@
  * 2. every issuer must be a CA (basicConstraints cA) (`IssuerNotCa`);
  * 3. from the anchor down to the leaf: each certificate's validity at `now` (`Expired` / `NotYetValid`).
  * Signatures are verified while building, so a forged link is never followed.
+ *
+ * A served certificate's signature and OpenSSL's issuer match (`X509_check_issued`) are read from its DER
+ * (x509/certificate-signature.ts, x509/issued-check.ts), so a leaf is not decoded by OpenSSL on the normal path;
+ * OpenSSL answers what those do not decide (RSASSA-PSS, DSA, unusual encodings or extensions).
  */
-import type { X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { TrustSet } from '../trust/trust-set';
+import { issuerPublicKey, verifyCertificateSignature } from '../x509/certificate-signature';
 import { handshakeVerifiedIssuer } from '../x509/decoded-x509';
+import { type IssuerProfile, checkIssuedDer, issuerProfile } from '../x509/issued-check';
 import { subjectName } from '../x509/tbs';
 import type { CertificateFacts } from './certificate-facts';
 
@@ -70,13 +76,46 @@ function verifiedBy(cert: CertificateFacts, issuer: PathCertificate): boolean {
   if (hit !== undefined) return hit;
   let ok: boolean;
   try {
-    ok = provenByHandshake(cert, issuer) || cert.x509.verify(x509Of(issuer).publicKey);
+    ok = provenByHandshake(cert, issuer) || signatureVerifies(cert, issuer);
   } catch {
     ok = false;
   }
   if (!known) verified.set(cert, (known = new WeakMap()));
   known.set(issuer, ok);
   return ok;
+}
+
+/** The signature, verified from the DER, or by OpenSSL when the DER verification does not decide. */
+function signatureVerifies(cert: CertificateFacts, issuer: PathCertificate): boolean {
+  const key = keyOf(issuer);
+  return verifyCertificateSignature(cert.der, key) ?? cert.x509.verify(key);
+}
+
+/** OpenSSL's reading of an issuer's key, one KeyObject per certificate. */
+const keyOf = (issuer: PathCertificate): KeyObject => issuerPublicKey(x509Of(issuer));
+
+/** Issuer profiles per issuer object (facts are memoized, trust roots live as long as their set). */
+const profiles = new WeakMap<PathCertificate, IssuerProfile>();
+
+/**
+ * OpenSSL's `X509_check_issued(issuer, child) == X509_V_OK` (names already compared when building), from the DER
+ * or, when that does not decide, by OpenSSL.
+ */
+function issued(child: CertificateFacts, issuer: PathCertificate): boolean {
+  return issuedFromDer(child, issuer) ?? child.x509.checkIssued(x509Of(issuer));
+}
+
+function issuedFromDer(child: CertificateFacts, issuer: PathCertificate): boolean | undefined {
+  let profile = profiles.get(issuer);
+  if (!profile) {
+    try {
+      profile = issuerProfile(isFacts(issuer) ? issuer.der : issuer.raw, keyOf(issuer));
+    } catch {
+      return undefined; // OpenSSL cannot read the issuer's key: its own check decides
+    }
+    profiles.set(issuer, profile);
+  }
+  return checkIssuedDer(profile, child.der);
 }
 
 /**
@@ -151,7 +190,7 @@ export function validatePath(
     if (!(isFacts(issuer) ? issuer.isCa : issuer.ca))
       return fail('IssuerNotCa', depth, `"${name(issuer)}" signs certificates but is not a CA`, path, anchor);
     const child = full[depth - 1] as CertificateFacts; // only the anchor, last, is not served
-    if (!provenByHandshake(child, issuer) && !child.x509.checkIssued(x509Of(issuer)))
+    if (!provenByHandshake(child, issuer) && !issued(child, issuer))
       return fail(
         'IssuerNotCa',
         depth,

@@ -1,7 +1,7 @@
 /**
  * Locates the fields of a certificate's TBSCertificate (RFC 5280 §4.1) in its DER without decoding their values:
- * the checks read names, times, extensions and the key from here, and ask OpenSSL only for what needs it
- * (signatures).
+ * the checks read names, times, extensions, the key and the signature from here, and ask OpenSSL only for what the
+ * DER code leaves undecided (certificate-signature.ts, issued-check.ts).
  */
 import { malformed } from './decode-error';
 import {
@@ -21,7 +21,11 @@ import { formatName } from './distinguished-name';
 
 /** The TBSCertificate fields as DER nodes. */
 export interface TbsFields {
+  /** The TBSCertificate itself (`encodingOf` gives the exact bytes its signature covers). */
+  tbsCertificate: Asn1Node;
   serialNumber: Asn1Node;
+  /** The TBSCertificate's own `signature` AlgorithmIdentifier (which must repeat the outer one). */
+  signature: Asn1Node | undefined;
   issuer: Asn1Node;
   validity: Asn1Node;
   subject: Asn1Node;
@@ -30,15 +34,18 @@ export interface TbsFields {
   extensions: Asn1Node[];
   /** The outer `signatureAlgorithm` (after the TBSCertificate). */
   signatureAlgorithm: Asn1Node | undefined;
+  /** The `signatureValue` BIT STRING; undefined when absent or followed by more elements. */
+  signatureValue: Asn1Node | undefined;
 }
 
 /** @throws DecodeError when the bytes are not a certificate's structure */
 export function tbsFields(der: Buffer): TbsFields {
   const top = sequenceOf(parseAsn1(der), 'certificate');
-  const tbs = sequenceOf(top[0], 'tbsCertificate');
+  const tbsCertificate = top[0];
+  const tbs = sequenceOf(tbsCertificate, 'tbsCertificate');
   let i = isContext(tbs[0], 0) ? 1 : 0;
   const serialNumber = tbs[i++];
-  i++; // signature (repeated outside)
+  const signature = tbs[i++];
   const issuer = tbs[i++];
   const validity = tbs[i++];
   const subject = tbs[i++];
@@ -50,13 +57,16 @@ export function tbsFields(der: Buffer): TbsFields {
     if (isContext(node, 3)) extensions = sequenceOf(explicitContent(node, 3, 'extensions'), 'extensions');
   }
   return {
+    tbsCertificate: tbsCertificate as Asn1Node,
     serialNumber,
+    signature,
     issuer,
     validity,
     subject,
     subjectPublicKeyInfo,
     extensions,
     signatureAlgorithm: top[1],
+    signatureValue: top.length === 3 ? top[2] : undefined,
   };
 }
 
