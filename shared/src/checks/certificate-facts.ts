@@ -4,14 +4,16 @@
  * Unlike `parseCertificate` (which imports use, and which rejects key algorithms CertFleet will not issue), this
  * decoder accepts whatever a server presents — RSA-1024, P-192, DSA, SHA-1 signatures — because judging those is
  * exactly the checks' job. Everything here is read from the DER with the bounded reader; Node's `X509Certificate`
- * (OpenSSL) is made only when something asks for `x509` — to verify a signature the handshake did not already
- * prove, or for a key type the reader leaves to OpenSSL. A decode costs ≈ 0.1–0.25 ms, more than all the rest,
- * and a monitoring sweep would otherwise pay it for every leaf it sees.
+ * (OpenSSL) is made only when something asks for `x509` — to verify a signature or match an issuer that neither the
+ * handshake nor the DER code (x509/certificate-signature.ts, x509/issued-check.ts) decides, or for a key type the
+ * reader leaves to OpenSSL. A decode costs ≈ 0.1–0.25 ms, more than all the rest, and a monitoring sweep would
+ * otherwise pay it for every leaf it sees.
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import { readTime } from '../x509/asn1-time';
 import {
   type Asn1Node,
+  contentOf,
   explicitContent,
   isContext,
   readAlgorithmIdentifier,
@@ -147,8 +149,10 @@ const byBuffer = new WeakMap<Buffer, CertificateFacts>();
  * encoded: it only picks a cache budget (`isCa` is OpenSSL's judgement).
  */
 function decodeFacts(input: Buffer, sha256: string): { facts: CertificateFacts; claimsCa: boolean } {
-  // A probe's buffer is never reused, and OpenSSL decoded these very bytes in the handshake: it is decoded again
-  // only on demand. Other bytes are copied (the caller may reuse its buffer) and validated by OpenSSL first.
+  // A probe's buffer is never reused and comes from a live handshake: it is read from the DER (the reader is strict
+  // about every field it reads; a certificate it cannot read is a DecodeError) and decoded by OpenSSL only on
+  // demand, for a signature the checks must verify. Other bytes are copied (the caller may reuse its buffer) and
+  // validated by OpenSSL first.
   const probed = servedSha256(input) !== undefined;
   const der = probed ? input : Buffer.from(input);
   let known = probed ? decodedX509(der) : new X509Certificate(der);
@@ -187,13 +191,24 @@ function decodeFacts(input: Buffer, sha256: string): { facts: CertificateFacts; 
   return { facts, claimsCa };
 }
 
-/** From the DER; an INTEGER the reader rejects is read as OpenSSL prints it. */
+/**
+ * From the DER; an INTEGER the reader rejects, or one not minimally encoded (which OpenSSL's decoder refuses: the
+ * certificate does not decode at all), is left to OpenSSL.
+ */
 function serialOf(node: Asn1Node, x509: () => X509Certificate): string {
   try {
-    return serialHex(readInteger(node, 'serialNumber'));
+    if (isMinimalInteger(contentOf(node))) return serialHex(readInteger(node, 'serialNumber'));
   } catch {
-    return x509().serialNumber.toLowerCase();
+    // OpenSSL decides
   }
+  return x509().serialNumber.toLowerCase();
+}
+
+/** DER's rule for INTEGER contents (X.690 §8.3.2): no leading 0x00 before a clear bit, no 0xff before a set one. */
+function isMinimalInteger(bytes: Buffer): boolean {
+  if (bytes.length < 2) return bytes.length === 1;
+  const [first, second] = [bytes[0] as number, (bytes[1] as number) & 0x80];
+  return !((first === 0 && second === 0) || (first === 0xff && second !== 0));
 }
 
 /** From the DER; a time the strict reader rejects is read as OpenSSL prints it. */

@@ -14,9 +14,9 @@
  * bytes: OpenSSL already accepted the same handshake, and any surprise (a suite without a known AEAD, a record that
  * does not parse or authenticate) returns `undefined`, and the caller falls back to Node's API.
  */
-import { createDecipheriv, createHmac } from 'node:crypto';
 import type net from 'node:net';
 import { Duplex } from 'node:stream';
+import { TLS13_SUITES, recordDecrypter } from './tls13-keys';
 
 /** Most server bytes kept: a handshake flight with a long chain is far smaller. */
 const TAP_LIMIT = 256 * 1024;
@@ -69,16 +69,6 @@ export class HandshakeTap extends Duplex {
   }
 }
 
-/** TLS 1.3 cipher suites with their AEAD, key length and hash (RFC 8446 §B.4; OpenSSL's default three). */
-const TLS13_SUITES: Record<
-  number,
-  { aead: 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305'; keyLength: number; hash: string }
-> = {
-  0x1301: { aead: 'aes-128-gcm', keyLength: 16, hash: 'sha256' },
-  0x1302: { aead: 'aes-256-gcm', keyLength: 32, hash: 'sha384' },
-  0x1303: { aead: 'chacha20-poly1305', keyLength: 32, hash: 'sha256' },
-};
-
 const RECORD_HANDSHAKE = 22;
 const RECORD_APPLICATION_DATA = 23;
 const HANDSHAKE_SERVER_HELLO = 2;
@@ -87,14 +77,6 @@ const EXTENSION_SUPPORTED_VERSIONS = 43;
 const TLS13 = 0x0304;
 /** The most a TLS 1.3 record's ciphertext may be (RFC 8446 §5.2). */
 const MAX_RECORD = 16_384 + 256;
-const TAG_LENGTH = 16;
-
-/** HKDF-Expand-Label with an empty context, for outputs no longer than one hash block (RFC 8446 §7.1). */
-function expandLabel(hash: string, secret: Buffer, label: string, length: number): Buffer {
-  const full = Buffer.from(`tls13 ${label}`, 'latin1');
-  const info = Buffer.concat([Buffer.from([length >> 8, length & 0xff, full.length]), full, Buffer.from([0, 1])]);
-  return createHmac(hash, secret).update(info).digest().subarray(0, length);
-}
 
 class Malformed extends Error {}
 
@@ -118,7 +100,7 @@ class HandshakeReader {
       const body = this.pending.subarray(4, 4 + length);
       this.pending = this.pending.subarray(4 + length);
       if (type === HANDSHAKE_SERVER_HELLO) this.serverHello(body);
-      else if (type === HANDSHAKE_CERTIFICATE) this.certificates = this.certificateList(body);
+      else if (type === HANDSHAKE_CERTIFICATE) this.certificates = readCertificateList(body, this.tls13);
     }
   }
 
@@ -143,32 +125,36 @@ class HandshakeReader {
       p += 4 + length;
     }
   }
+}
 
-  /** TLS ≤ 1.2: certificate_list; TLS 1.3: request context, then entries with their extensions (§4.4.2). */
-  private certificateList(body: Buffer): Buffer[] {
-    let p = 0;
-    if (this.tls13) {
-      need(body.length >= 1);
-      p += 1 + (body[0] as number);
-    }
-    need(body.length >= p + 3);
-    const end = p + 3 + body.readUIntBE(p, 3);
-    need(end <= body.length);
-    const out: Buffer[] = [];
-    for (p += 3; p < end;) {
-      need(p + 3 <= end);
-      const length = body.readUIntBE(p, 3);
-      need(length > 0 && p + 3 + length <= end);
-      out.push(Buffer.from(body.subarray(p + 3, p + 3 + length)));
-      p += 3 + length;
-      if (this.tls13) {
-        need(p + 2 <= end);
-        p += 2 + body.readUInt16BE(p);
-      }
-    }
-    need(p === end);
-    return out;
+/**
+ * The DER certificates of a Certificate message body (copies), in the order sent. TLS ≤ 1.2: certificate_list;
+ * TLS 1.3: request context, then entries with their extensions (RFC 8446 §4.4.2).
+ * @throws Error when the body does not parse
+ */
+export function readCertificateList(body: Buffer, tls13: boolean): Buffer[] {
+  let p = 0;
+  if (tls13) {
+    need(body.length >= 1);
+    p += 1 + (body[0] as number);
   }
+  need(body.length >= p + 3);
+  const end = p + 3 + body.readUIntBE(p, 3);
+  need(end <= body.length);
+  const out: Buffer[] = [];
+  for (p += 3; p < end;) {
+    need(p + 3 <= end);
+    const length = body.readUIntBE(p, 3);
+    need(length > 0 && p + 3 + length <= end);
+    out.push(Buffer.from(body.subarray(p + 3, p + 3 + length)));
+    p += 3 + length;
+    if (tls13) {
+      need(p + 2 <= end);
+      p += 2 + body.readUInt16BE(p);
+    }
+  }
+  need(p === end);
+  return out;
 }
 
 /** The server handshake traffic secret from the socket's key log lines (NSS key log format). */
@@ -203,12 +189,8 @@ export function servedCertificates(received: readonly Buffer[], keylog: readonly
       else if (type === RECORD_APPLICATION_DATA && reader.tls13) {
         decrypt ??= decrypter(reader.suite, keylog);
         if (!decrypt) return undefined;
-        const inner = decrypt(header, fragment);
-        // TLSInnerPlaintext: content, the real type, zero padding (§5.2)
-        let end = inner.length - 1;
-        while (end >= 0 && inner[end] === 0) end--;
-        need(end >= 0);
-        if (inner[end] === RECORD_HANDSHAKE) reader.feed(inner.subarray(0, end));
+        const content = decrypt(header, fragment);
+        if (content.length) reader.feed(content);
       }
     }
     return reader.certificates?.length ? reader.certificates : undefined;
@@ -217,7 +199,7 @@ export function servedCertificates(received: readonly Buffer[], keylog: readonly
   }
 }
 
-/** Decrypts the server's handshake records in order (sequence numbers from 0, §5.3). */
+/** Decrypts the server's handshake records in order, with the secret from the key log. */
 function decrypter(
   suite: number,
   keylog: readonly Buffer[]
@@ -225,18 +207,9 @@ function decrypter(
   const params = TLS13_SUITES[suite];
   const secret = serverHandshakeSecret(keylog);
   if (!params || !secret) return undefined;
-  const key = expandLabel(params.hash, secret, 'key', params.keyLength);
-  const iv = expandLabel(params.hash, secret, 'iv', 12);
-  let sequence = 0;
+  const decrypt = recordDecrypter(params, secret);
   return (header, fragment) => {
-    need(fragment.length > TAG_LENGTH);
-    const nonce = Buffer.from(iv);
-    // the 64-bit sequence number XORed into the right end of the IV; a handshake never reaches 2^32 records
-    nonce.writeUInt32BE((nonce.readUInt32BE(8) ^ sequence++) >>> 0, 8);
-    // (one overload per AEAD family; both have setAAD/setAuthTag)
-    const decipher = createDecipheriv(params.aead as 'aes-128-gcm', key, nonce, { authTagLength: TAG_LENGTH });
-    decipher.setAAD(header);
-    decipher.setAuthTag(fragment.subarray(fragment.length - TAG_LENGTH));
-    return Buffer.concat([decipher.update(fragment.subarray(0, fragment.length - TAG_LENGTH)), decipher.final()]);
+    const inner = decrypt(header, fragment);
+    return inner.type === RECORD_HANDSHAKE ? inner.content : Buffer.alloc(0);
   };
 }

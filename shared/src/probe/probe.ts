@@ -35,6 +35,7 @@ import {
 } from '../x509/decoded-x509';
 import { sha256Hex } from '../x509/certificate';
 import { HandshakeTap, servedCertificates } from './handshake-tap';
+import { grabCertificates } from './certificate-grab';
 
 export { STARTTLS_PROTOCOLS, type StartTlsProtocol };
 
@@ -71,6 +72,11 @@ export interface ProbeOptions {
    * probe owns it from then on and always destroys it. `host` should be the socket's remote address.
    */
   socket?: net.Socket;
+  /**
+   * `grab` (default): the probe's own certificate grab (certificate-grab.ts), with Node's TLS client on a second
+   * connection only where the grab cannot finish; `node`: Node's TLS client only.
+   */
+  handshake?: 'grab' | 'node';
 }
 
 /** What a probe saw. Serializable except `chain` (Buffers). */
@@ -203,18 +209,8 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
       // TCP connect
       phase = 'connect';
       const connectStarted = performance.now();
-      plain = net.connect({ host: address, port: opts.port, family });
-      outer = plain;
-      plain.setNoDelay(true);
-      await Promise.race([
-        new Promise<void>((resolve, reject) => {
-          plain.once('connect', resolve);
-          plain.once('error', reject);
-        }),
-        deadline,
-      ]);
-      plain.removeAllListeners('error');
-      plain.on('error', () => undefined); // late errors are seen by the TLS layer or ignored after cleanup
+      plain = outer = openSocket(address, opts.port, family);
+      await Promise.race([connected(plain), deadline]);
       observation.timings.connectMs = round(performance.now() - connectStarted);
     }
 
@@ -224,38 +220,63 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
       await Promise.race([startTlsDialogue(plain, opts.starttls), deadline]);
     }
 
-    // TLS handshake
+    // TLS handshake: the grab (certificate-grab.ts), or Node's client where the grab cannot finish
     phase = 'handshake';
     const handshakeStarted = performance.now();
-    // The served certificates are read from the handshake's own bytes (handshake-tap.ts: Node 20's
-    // getPeerX509Certificate() leaks every served issuer).
-    const tap = new HandshakeTap(plain);
-    const keylog: Buffer[] = [];
-    const secure = tls.connect({
-      socket: tap,
-      secureContext: clientContext(),
-      rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
-      ...(servername ? { servername } : {}),
-    });
-    secure.on('keylog', (line: Buffer) => keylog.push(line));
-    outer = secure;
-    await Promise.race([
-      new Promise<void>((resolve, reject) => {
-        secure.once('secureConnect', resolve);
-        secure.once('error', reject);
-        secure.once('close', () => reject(new Error('connection closed during the handshake')));
-      }),
-      deadline,
-    ]);
-    secure.on('error', () => undefined);
+    let seen: Handshake | undefined;
+    if (opts.handshake !== 'node') {
+      const grabbed = await Promise.race([grabCertificates(plain, servername), deadline]);
+      if (grabbed.served) seen = { ...grabbed, chain: registerServed(grabbed.certificates) };
+      else {
+        // a new connection for Node's client (the grab has spoken on this one)
+        plain.destroy();
+        const address = observation.address ?? opts.host;
+        phase = 'connect';
+        plain = outer = openSocket(address, opts.port, net.isIP(address));
+        await Promise.race([connected(plain), deadline]);
+        if (opts.starttls) {
+          phase = 'starttls';
+          await Promise.race([startTlsDialogue(plain, opts.starttls), deadline]);
+        }
+        phase = 'handshake';
+      }
+    }
+    if (!seen) {
+      // The served certificates are read from the handshake's own bytes (handshake-tap.ts: Node 20's
+      // getPeerX509Certificate() leaks every served issuer).
+      const tap = new HandshakeTap(plain);
+      const keylog: Buffer[] = [];
+      const secure = tls.connect({
+        socket: tap,
+        secureContext: clientContext(),
+        rejectUnauthorized: false,
+        checkServerIdentity: () => undefined,
+        ...(servername ? { servername } : {}),
+      });
+      secure.on('keylog', (line: Buffer) => keylog.push(line));
+      outer = secure;
+      await Promise.race([
+        new Promise<void>((resolve, reject) => {
+          secure.once('secureConnect', resolve);
+          secure.once('error', reject);
+          secure.once('close', () => reject(new Error('connection closed during the handshake')));
+        }),
+        deadline,
+      ]);
+      secure.on('error', () => undefined);
+      const cipher = secure.getCipher();
+      seen = {
+        protocol: secure.getProtocol() ?? undefined,
+        cipher: cipher.standardName ?? cipher.name,
+        chain: servedChain(secure, servedCertificates(tap.received, keylog)),
+      };
+      tap.stop();
+      noteHandshakeVerification(secure, seen.chain);
+    }
     observation.timings.handshakeMs = round(performance.now() - handshakeStarted);
-    observation.protocol = secure.getProtocol() ?? undefined;
-    const cipher = secure.getCipher();
-    observation.cipher = cipher.standardName ?? cipher.name;
-    observation.chain = servedChain(secure, servedCertificates(tap.received, keylog));
-    tap.stop();
-    noteHandshakeVerification(secure, observation.chain);
+    observation.protocol = seen.protocol;
+    observation.cipher = seen.cipher;
+    observation.chain = seen.chain;
     if (observation.chain.length === 0) throw new ProbeFailure('HandshakeFailed', 'the server sent no certificate');
     observation.ok = true;
   } catch (err) {
@@ -271,40 +292,80 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
   return observation;
 }
 
+/** What a handshake showed. */
+interface Handshake {
+  protocol: string | undefined;
+  cipher: string | undefined;
+  chain: Buffer[];
+}
+
+/** A new TCP connection for the probe (errors after the connect are seen by the TLS layer or ignored). */
+function openSocket(address: string, port: number, family: number): net.Socket {
+  const socket = net.connect({ host: address, port, ...(family ? { family } : {}) });
+  socket.setNoDelay(true);
+  return socket;
+}
+
+function connected(socket: net.Socket): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      socket.on('error', () => undefined); // late errors are seen by the TLS layer or ignored after cleanup
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
 /**
- * The peer's certificates as served, leaf first, without repeats (bounded), each registered for the checks with its
- * SHA-256 (decoded-x509.ts). `tapped` are the certificates read from the handshake bytes; only when there is one, or
- * they could not be read, does Node's `getPeerX509Certificate()` give them (it leaks each served issuer in Node 20,
- * see handshake-tap.ts). Served issuers are decoded once per thread; the leaf is not decoded here (the checks read
+ * The certificates as served, leaf first, without repeats (bounded), each registered for the checks with its
+ * SHA-256 (decoded-x509.ts). Served issuers are decoded once per thread; the leaf is not decoded here (the checks read
  * its DER).
+ * @throws ProbeFailure when OpenSSL cannot decode a served issuer (Node's client fails such a handshake too)
  */
-export function servedChain(secure: tls.TLSSocket, tapped: Buffer[] | undefined): Buffer[] {
+function registerServed(certificates: readonly Buffer[]): Buffer[] {
   const chain: Buffer[] = [];
   const seen = new Set<string>();
-  const add = (der: Buffer, sha256: string, x509?: X509Certificate): boolean => {
-    if (seen.has(sha256) || chain.length >= MAX_CHAIN) return false;
+  for (const der of certificates) {
+    const sha256 = sha256Hex(der);
+    if (seen.has(sha256) || chain.length >= MAX_CHAIN) break;
     seen.add(sha256);
-    chain.push(rememberServed(der, sha256, x509));
-    return true;
-  };
+    let issuer: X509Certificate | undefined;
+    if (chain.length > 0) {
+      try {
+        issuer = decodeServedIssuer(der, sha256);
+      } catch {
+        throw new ProbeFailure('HandshakeFailed', `certificate ${chain.length + 1} the server sent does not decode`);
+      }
+    }
+    chain.push(rememberServed(der, sha256, issuer));
+  }
+  return chain;
+}
+
+/**
+ * The peer's certificates as served when Node's client did the handshake. `tapped` are the certificates read from
+ * the handshake bytes; only when there is one, or they could not be read, does Node's `getPeerX509Certificate()`
+ * give them (it leaks each served issuer in Node 20, see handshake-tap.ts).
+ */
+export function servedChain(secure: tls.TLSSocket, tapped: Buffer[] | undefined): Buffer[] {
   // A lone certificate comes from Node's API: with no issuer to build it does not leak, and it hands over the
   // certificate OpenSSL already decoded.
   if (tapped && tapped.length > 1) {
     try {
-      for (const der of tapped) {
-        const sha256 = sha256Hex(der);
-        if (!add(der, sha256, chain.length === 0 ? undefined : decodeServedIssuer(der, sha256))) break;
-      }
-      return chain;
+      return registerServed(tapped);
     } catch {
       // OpenSSL accepted these bytes in the handshake, so this does not happen; Node's reading is the fallback
-      chain.length = 0;
-      seen.clear();
     }
   }
+  const chain: Buffer[] = [];
+  const seen = new Set<string>();
   for (let cert = secure.getPeerX509Certificate(); cert; cert = cert.issuerCertificate) {
     const der = Buffer.from(cert.raw);
-    if (!add(der, sha256Hex(der), cert)) break;
+    const sha256 = sha256Hex(der);
+    if (seen.has(sha256) || chain.length >= MAX_CHAIN) break;
+    seen.add(sha256);
+    chain.push(rememberServed(der, sha256, cert));
   }
   return chain;
 }

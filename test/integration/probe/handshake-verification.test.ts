@@ -5,7 +5,8 @@
  * signature was tampered with, an expired leaf, a leaf with an impostor intermediate (same name, other key), and a
  * leaf with both the real and the impostor intermediate. Each case has a leaf of its own (a record is kept by the
  * certificates' SHA-256). Only the good chains may be recorded; every verdict must be what it would be without the
- * record.
+ * record — and the same as the grab's (certificate-grab.ts, the probe's default), which verifies no leaf signature and
+ * so records nothing.
  */
 import type net from 'node:net';
 import tls from 'node:tls';
@@ -97,7 +98,19 @@ test('M3 M6 the leaf signature verified in the handshake is reused only when Ope
   ];
   for (const c of cases) {
     const port = await serveTlsChain(servers, c.pem, c.leaf.key.privateKeyPem);
-    const o = await probeEndpoint({ host: '127.0.0.1', port, serverName: CN, timeoutMs: 5_000 });
+    // the grab (the default) verifies no leaf signature, so it records nothing; the verdict is the same
+    const grabbed = await probeEndpoint({ host: '127.0.0.1', port, serverName: CN, timeoutMs: 5_000 });
+    t.true(grabbed.ok, `${c.name} (grab): ${grabbed.error?.message ?? ''}`);
+    t.is(handshakeVerifiedIssuer(sha256Hex(grabbed.chain[0] as Buffer)), undefined, `${c.name} (grab)`);
+    const withoutRecord = evaluateChecks(grabbed, {
+      now: new Date(),
+      mode: 'monitored',
+      trustSet: trust,
+      checkName: CN,
+    });
+    t.is(withoutRecord.reason, c.reason, `${c.name} (grab): ${withoutRecord.message}`);
+
+    const o = await probeEndpoint({ host: '127.0.0.1', port, serverName: CN, timeoutMs: 5_000, handshake: 'node' });
     t.true(o.ok, `${c.name}: ${o.error?.message ?? ''}`);
     const recorded = handshakeVerifiedIssuer(sha256Hex(o.chain[0] as Buffer));
     if (c.recorded) t.is(recorded, sha256Hex(intermediate.der), c.name);
@@ -114,6 +127,7 @@ test('M3 M6 the leaf signature verified in the handshake is reused only when Ope
     });
     t.is(raw, c.openssl, c.name);
     t.is(withRecord.reason, c.reason, `${c.name}: ${withRecord.message}`);
+    t.is(withRecord.message, withoutRecord.message, c.name);
     t.log(
       `${c.name}: OpenSSL ${raw}, recorded ${recorded ? 'yes' : 'no'}, verdict ${withRecord.reason}: ${withRecord.message}`
     );

@@ -1,9 +1,12 @@
 /**
- * The probe reads the served certificates from the handshake's own bytes (shared/src/probe/handshake-tap.ts), never
- * with Node 20's `getPeerX509Certificate()`, which leaks every served issuer (bench/peer-chain-leak.ts). Real TLS
- * servers on loopback: TLS 1.3 with each of OpenSSL's three suites, TLS 1.2, a HelloRetryRequest, a chain in an
- * odd order with an unrelated certificate, and a certificate larger than one TLS record; the chain must be exactly
- * what was served, in order. (A lone certificate is taken from Node: without issuers nothing leaks.) Bad handshake bytes (cut short, tampered, wrong key log) are refused, not guessed at.
+ * The probe reads the served certificates from the handshake's own bytes — with its own certificate grab
+ * (shared/src/probe/certificate-grab.ts) or, where Node's TLS client does the handshake (`handshake: 'node'`, and
+ * the grab's fallback), through the tap (shared/src/probe/handshake-tap.ts) — never with Node 20's
+ * `getPeerX509Certificate()`, which leaks every served issuer (bench/peer-chain-leak.ts). Real TLS servers on
+ * loopback: TLS 1.3 with each of OpenSSL's three suites, TLS 1.2, a HelloRetryRequest, a chain in an odd order with
+ * an unrelated certificate, and a certificate larger than one TLS record; the chain must be exactly what was served,
+ * in order, both ways. (With Node's client a lone certificate is taken from Node: without issuers nothing leaks.)
+ * Bad handshake bytes (cut short, tampered, wrong key log) are refused, not guessed at.
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -96,58 +99,77 @@ const handshakes: Array<{ title: string; options: tls.TlsOptions; protocol: stri
     protocol: 'TLSv1.3',
   },
 ];
-for (const h of handshakes) {
-  test.serial(`M1 probe: ${h.title} — the served chain is read from the handshake, not from Node`, async (t) => {
-    const { pki } = t.context;
-    const port = await serve(t, { cert: pki.fullchainPem, key: pki.leafKeyPem, ...h.options });
-    const before = t.context.peerX509Calls();
-    const o = await probeEndpoint({ host: '127.0.0.1', port, serverName: 'a.probe.test', timeoutMs: 3000 });
-    t.true(o.ok, o.error?.message);
-    t.is(o.protocol, h.protocol);
-    if (h.cipher) t.is(o.cipher, h.cipher);
-    t.deepEqual(fps(o), [fp(pki.leafPem), fp(pki.intermediatePem)]);
-    t.is(t.context.peerX509Calls(), before, 'getPeerX509Certificate() was not called');
-  });
+const MODES = ['grab', 'node'] as const;
+for (const h of handshakes)
+  for (const handshake of MODES) {
+    test.serial(
+      `M1 probe (${handshake}): ${h.title} — the served chain is read from the handshake, not from Node`,
+      async (t) => {
+        const { pki } = t.context;
+        const port = await serve(t, { cert: pki.fullchainPem, key: pki.leafKeyPem, ...h.options });
+        const before = t.context.peerX509Calls();
+        const o = await probeEndpoint({
+          host: '127.0.0.1',
+          port,
+          serverName: 'a.probe.test',
+          timeoutMs: 3000,
+          handshake,
+        });
+        t.true(o.ok, o.error?.message);
+        t.is(o.protocol, h.protocol);
+        if (h.cipher) t.is(o.cipher, h.cipher);
+        t.deepEqual(fps(o), [fp(pki.leafPem), fp(pki.intermediatePem)]);
+        t.is(t.context.peerX509Calls(), before, 'getPeerX509Certificate() was not called');
+      }
+    );
+  }
+
+for (const handshake of MODES) {
+  test.serial(
+    `M2 probe (${handshake}): the chain is kept as served — odd order, an unrelated certificate, a served root`,
+    async (t) => {
+      const { pki } = t.context;
+      const served = [pki.leafPem, pki.defaultPem, pki.rootPem, pki.intermediatePem];
+      const port = await serve(t, { cert: served.join(''), key: pki.leafKeyPem });
+      const before = t.context.peerX509Calls();
+      const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000, handshake });
+      t.true(o.ok, o.error?.message);
+      t.deepEqual(fps(o), served.map(fp));
+      t.is(t.context.peerX509Calls(), before);
+    }
+  );
+
+  test.serial(
+    `M1 probe (${handshake}): a certificate larger than one TLS record, over TLS 1.3 and TLS 1.2`,
+    async (t) => {
+      const { bigPem, bigKeyPem, pki } = t.context;
+      t.true(pemToDer(bigPem).length > 16_384, `test certificate is ${pemToDer(bigPem).length} bytes`);
+      for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
+        // with a second certificate, so that Node's client, too, reads the chain from the handshake bytes
+        const port = await serve(t, { cert: bigPem + pki.rootPem, key: bigKeyPem, maxVersion });
+        const before = t.context.peerX509Calls();
+        const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000, handshake });
+        t.true(o.ok, o.error?.message);
+        t.is(o.protocol, maxVersion);
+        t.deepEqual(fps(o), [fp(bigPem), fp(pki.rootPem)]);
+        t.is(t.context.peerX509Calls(), before, maxVersion);
+      }
+    }
+  );
+
+  test.serial(
+    `M1 probe (${handshake}): a lone certificate${handshake === 'node' ? ' comes from Node (nothing to leak without issuers, no second decode)' : ' is read by the grab'}`,
+    async (t) => {
+      const { bigPem, bigKeyPem } = t.context;
+      const port = await serve(t, { cert: bigPem, key: bigKeyPem });
+      const before = t.context.peerX509Calls();
+      const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000, handshake });
+      t.true(o.ok, o.error?.message);
+      t.deepEqual(fps(o), [fp(bigPem)]);
+      t.is(t.context.peerX509Calls(), before + (handshake === 'node' ? 1 : 0));
+    }
+  );
 }
-
-test.serial('M2 probe: the chain is kept as served — odd order, an unrelated certificate, a served root', async (t) => {
-  const { pki } = t.context;
-  const served = [pki.leafPem, pki.defaultPem, pki.rootPem, pki.intermediatePem];
-  const port = await serve(t, { cert: served.join(''), key: pki.leafKeyPem });
-  const before = t.context.peerX509Calls();
-  const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000 });
-  t.true(o.ok, o.error?.message);
-  t.deepEqual(fps(o), served.map(fp));
-  t.is(t.context.peerX509Calls(), before);
-});
-
-test.serial('M1 probe: a certificate larger than one TLS record, over TLS 1.3 and TLS 1.2', async (t) => {
-  const { bigPem, bigKeyPem, pki } = t.context;
-  t.true(pemToDer(bigPem).length > 16_384, `test certificate is ${pemToDer(bigPem).length} bytes`);
-  for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
-    // with a second certificate, so that the chain is read from the handshake bytes
-    const port = await serve(t, { cert: bigPem + pki.rootPem, key: bigKeyPem, maxVersion });
-    const before = t.context.peerX509Calls();
-    const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000 });
-    t.true(o.ok, o.error?.message);
-    t.is(o.protocol, maxVersion);
-    t.deepEqual(fps(o), [fp(bigPem), fp(pki.rootPem)]);
-    t.is(t.context.peerX509Calls(), before, maxVersion);
-  }
-});
-
-test.serial(
-  'M1 probe: a lone certificate comes from Node (nothing to leak without issuers, no second decode)',
-  async (t) => {
-    const { bigPem, bigKeyPem } = t.context;
-    const port = await serve(t, { cert: bigPem, key: bigKeyPem });
-    const before = t.context.peerX509Calls();
-    const o = await probeEndpoint({ host: '127.0.0.1', port, timeoutMs: 3000 });
-    t.true(o.ok, o.error?.message);
-    t.deepEqual(fps(o), [fp(bigPem)]);
-    t.is(t.context.peerX509Calls(), before + 1);
-  }
-);
 
 /** One handshake through a HandshakeTap, as the probe does it: the server's bytes and the key log. */
 async function capture(t: { context: Ctx }, options: tls.TlsOptions): Promise<{ received: Buffer; keylog: Buffer[] }> {

@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import { SYSTEM_CA_BUNDLE, certificateFacts, systemTrustSet } from '@certfleet/shared';
 import { rememberServed } from '../../../../shared/src/x509/decoded-x509';
 import { sha256Hex } from '../../../../shared/src/x509/certificate';
-import { certificateExtensions, subjectName } from '../../../../shared/src/x509/tbs';
+import { certificateExtensions, subjectName, tbsFields } from '../../../../shared/src/x509/tbs';
 import { testCert } from '../../../_helpers/test-pki';
 import { fixtures } from './_fixtures';
 
@@ -72,6 +72,26 @@ test('M3 serial numbers read as OpenSSL prints them: zero, negative, one byte', 
     t.is(new X509Certificate(patched).serialNumber.toLowerCase(), printed, `OpenSSL, byte ${byte}`);
     t.is(certificateFacts(patched).serial, printed, `facts, byte ${byte}`);
   }
+});
+
+test("M3 a probe's certificate with a padded serial does not decode, as in OpenSSL (the grab's leaf is not decoded by OpenSSL)", async (t) => {
+  const leaf = await testCert({ subject: 'CN=padded.facts.test', dns: ['padded.facts.test'] });
+  const der = Buffer.from(leaf.der);
+  // re-encode the serial INTEGER with a superfluous leading zero octet (and grow both enclosing lengths)
+  const tbs = tbsFields(der).serialNumber;
+  const content = der.subarray(tbs.contentStart, tbs.contentEnd);
+  const paddedSerial = Buffer.concat([Buffer.from([0x02, content.length + 1, 0x00]), content]);
+  const padded = Buffer.concat([der.subarray(0, tbs.start), paddedSerial, der.subarray(tbs.contentEnd)]);
+  t.is(padded[1], 0x82, 'long-form lengths');
+  padded.writeUInt16BE(padded.readUInt16BE(2) + 1, 2);
+  padded.writeUInt16BE(padded.readUInt16BE(6) + 1, 6);
+  t.throws(() => new X509Certificate(padded), undefined, 'OpenSSL refuses the padded INTEGER');
+  t.throws(() => certificateFacts(rememberServed(padded, sha256Hex(padded))), undefined, 'so do the facts');
+  // the unpadded original reads fine from its probe buffer
+  t.is(
+    certificateFacts(rememberServed(der, sha256Hex(der))).serial,
+    new X509Certificate(der).serialNumber.toLowerCase()
+  );
 });
 
 test("M3 a probe's certificate is read from its own buffer (no copy, extensions once) and decoded by OpenSSL only on demand", async (t) => {
