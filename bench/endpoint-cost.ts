@@ -1,15 +1,16 @@
 /**
- * `node --import tsx bench/endpoint-cost.ts [--count N] [--concurrency C] [--rounds R] [--modes native,probe,full]`:
+ * `node --import tsx bench/endpoint-cost.ts [--count N] [--concurrency C] [--rounds R] [--modes native,probe,full,probe-node,full-node]`:
  * CPU time per endpoint of one process (one thread) against the running farm (`../shared/bench/farm.sh up 1000`,
  * `BENCH_DIR` as for the benchmarks). A diagnostic, not a benchmark: it reports figures and asserts nothing.
  *
  * The sweep's rate is bounded by CPU on this machine, and the host's speed drifts by ± 30 % within minutes, which
  * hides a 10 % change in whole sweeps; CPU per endpoint of the same code paths, measured in rounds that alternate
  * between modes, shows where the time goes:
- *   native — Node's TLS handshake on a plain socket, nothing read (the floor)
- *   probe  — CertFleet's probeEndpoint() (handshake through the tap, served chain, fingerprints)
+ *   native — Node's TLS handshake on a plain socket, nothing read (Node's floor)
+ *   probe  — CertFleet's probeEndpoint() (its own certificate grab, served chain, fingerprints)
  *   full   — probeEndpoint() + AIA completion + revocation lookup + the check chain, as a sweep worker does
  *            (Monitored-Only against a trust set holding the farm root; nothing stored)
+ *   probe-node, full-node — the same with `handshake: 'node'` (Node's TLS client through the tap, as before the grab)
  * The first round of each mode is a warm-up; the median of the others is printed (user + system CPU / endpoint).
  */
 import { X509Certificate } from 'node:crypto';
@@ -20,6 +21,7 @@ import tls from 'node:tls';
 import {
   completeChainViaAia,
   evaluateChecks,
+  type ProbeObservation,
   probeEndpoint,
   revocationStatus,
   trustSetFromCertificates,
@@ -32,7 +34,7 @@ interface FarmEndpoint {
   servername: string;
 }
 
-const MODES = ['native', 'probe', 'full'] as const;
+const MODES = ['native', 'probe', 'full', 'probe-node', 'full-node'] as const;
 type Mode = (typeof MODES)[number];
 
 function farm(): { endpoints: FarmEndpoint[]; root: X509Certificate } {
@@ -48,6 +50,22 @@ function farm(): { endpoints: FarmEndpoint[]; root: X509Certificate } {
 
 function runners(root: X509Certificate): Record<Mode, (ep: FarmEndpoint) => Promise<boolean>> {
   const trustSet = trustSetFromCertificates('farm', [root]);
+  const probe = (ep: FarmEndpoint, handshake: 'grab' | 'node'): Promise<ProbeObservation> =>
+    probeEndpoint({ host: ep.host, port: ep.port, serverName: ep.servername, handshake });
+  const full = async (ep: FarmEndpoint, handshake: 'grab' | 'node'): Promise<boolean> => {
+    const o = await probe(ep, handshake);
+    const now = new Date();
+    const aia = o.ok ? await completeChainViaAia(o.chain, { now, trustSet }) : undefined;
+    const revocation = o.ok ? await revocationStatus(o.chain, { now, issuers: [...trustSet.roots] }) : undefined;
+    const outcome = evaluateChecks(o, {
+      now,
+      mode: 'monitored',
+      trustSet,
+      ...(aia ? { aia } : {}),
+      ...(revocation ? { revocation } : {}),
+    });
+    return o.ok && outcome.checks.length > 0;
+  };
   const context = tls.createSecureContext({ ca: [], minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
   return {
     native: (ep) =>
@@ -70,21 +88,10 @@ function runners(root: X509Certificate): Record<Mode, (ep: FarmEndpoint) => Prom
           secure.once('error', () => resolve(false));
         });
       }),
-    probe: async (ep) => (await probeEndpoint({ host: ep.host, port: ep.port, serverName: ep.servername })).ok,
-    full: async (ep) => {
-      const o = await probeEndpoint({ host: ep.host, port: ep.port, serverName: ep.servername });
-      const now = new Date();
-      const aia = o.ok ? await completeChainViaAia(o.chain, { now, trustSet }) : undefined;
-      const revocation = o.ok ? await revocationStatus(o.chain, { now, issuers: [...trustSet.roots] }) : undefined;
-      const outcome = evaluateChecks(o, {
-        now,
-        mode: 'monitored',
-        trustSet,
-        ...(aia ? { aia } : {}),
-        ...(revocation ? { revocation } : {}),
-      });
-      return o.ok && outcome.checks.length > 0;
-    },
+    probe: async (ep) => (await probe(ep, 'grab')).ok,
+    full: (ep) => full(ep, 'grab'),
+    'probe-node': async (ep) => (await probe(ep, 'node')).ok,
+    'full-node': (ep) => full(ep, 'node'),
   };
 }
 
@@ -93,14 +100,14 @@ async function main(): Promise<void> {
     '--count': { key: 'count', int: [10, 100_000] },
     '--concurrency': { key: 'concurrency', int: [1, 1024] },
     '--rounds': { key: 'rounds', int: [2, 50] },
-    '--modes': { key: 'modes', text: 'a comma-separated list of native, probe, full' },
+    '--modes': { key: 'modes', text: `a comma-separated list of ${MODES.join(', ')}` },
   });
   const count = (options.count as number | undefined) ?? 1000;
   const concurrency = (options.concurrency as number | undefined) ?? 48;
   const rounds = (options.rounds as number | undefined) ?? 5;
   const modes = ((options.modes as string | undefined) ?? MODES.join(',')).split(',') as Mode[];
   const bad = modes.find((m) => !MODES.includes(m));
-  if (bad) throw new UsageError(`unknown mode ${bad} (native, probe, full)`);
+  if (bad) throw new UsageError(`unknown mode ${bad} (${MODES.join(', ')})`);
   const { endpoints, root } = farm();
   const run = runners(root);
   const cpu: Record<string, number[]> = {};
@@ -132,7 +139,7 @@ async function main(): Promise<void> {
     const sorted = [...(cpu[mode] ?? [])].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)] ?? NaN;
     process.stdout.write(
-      `${mode.padEnd(6)} ${median.toFixed(0)} µs CPU per endpoint (median of ${sorted.length}; ${sorted.map((v) => v.toFixed(0)).join(', ')})\n`
+      `${mode.padEnd(10)} ${median.toFixed(0)} µs CPU per endpoint (median of ${sorted.length}; ${sorted.map((v) => v.toFixed(0)).join(', ')})\n`
     );
   }
 }
