@@ -13,7 +13,6 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { readTime } from '../x509/asn1-time';
 import {
   type Asn1Node,
-  contentOf,
   explicitContent,
   isContext,
   readAlgorithmIdentifier,
@@ -23,6 +22,7 @@ import {
   setOf,
 } from '../x509/der';
 import { decodeDirectoryString, formatName } from '../x509/distinguished-name';
+import { isMinimalInteger } from '../x509/extension-syntax';
 import { Oid } from '../x509/oids';
 import { decodeSubjectAltNames } from '../x509/subject-alt-names';
 import { decodedX509, servedSha256 } from '../x509/decoded-x509';
@@ -197,18 +197,11 @@ function decodeFacts(input: Buffer, sha256: string): { facts: CertificateFacts; 
  */
 function serialOf(node: Asn1Node, x509: () => X509Certificate): string {
   try {
-    if (isMinimalInteger(contentOf(node))) return serialHex(readInteger(node, 'serialNumber'));
+    if (isMinimalInteger(node)) return serialHex(readInteger(node, 'serialNumber'));
   } catch {
     // OpenSSL decides
   }
   return x509().serialNumber.toLowerCase();
-}
-
-/** DER's rule for INTEGER contents (X.690 §8.3.2): no leading 0x00 before a clear bit, no 0xff before a set one. */
-function isMinimalInteger(bytes: Buffer): boolean {
-  if (bytes.length < 2) return bytes.length === 1;
-  const [first, second] = [bytes[0] as number, (bytes[1] as number) & 0x80];
-  return !((first === 0 && second === 0) || (first === 0xff && second !== 0));
 }
 
 /** From the DER; a time the strict reader rejects is read as OpenSSL prints it. */

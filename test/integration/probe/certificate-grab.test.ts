@@ -347,6 +347,20 @@ test.serial('M6 probe: bytes that are not TLS, a cut flight and an endless fligh
 // ---------------------------------------------------------------------------------------------------------------
 // A man in the middle who knows the grab's key share
 
+/** Runs the grab against `port`: the served certificates' SHA-256, the reason it gave up, or its failure. */
+async function grabAt(port: number, keyShare?: ReturnType<typeof x25519KeyShare>): Promise<Error | string[]> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  try {
+    const result = await grabCertificates(socket, 'a.probe.test', keyShare);
+    return result.served ? result.certificates.map((d) => sha256Fingerprint(d)) : new Error(result.reason);
+  } catch (err) {
+    return err as Error;
+  } finally {
+    socket.destroy();
+  }
+}
+
 type Tamper = 'none' | 'record' | 'certificateVerify' | 'finished';
 
 /** Re-encrypts TLS 1.3 records under a server handshake traffic secret, in order (RFC 8446 §5.2). */
@@ -435,17 +449,7 @@ async function grabThrough(t: { context: Ctx }, tamper: Tamper): Promise<Error |
       }
     });
   });
-  const port = await listenOn(t.context.servers, proxy);
-  const socket = net.connect({ host: '127.0.0.1', port });
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  try {
-    const result = await grabCertificates(socket, 'a.probe.test', keyShare);
-    return result.served ? result.certificates.map((d) => sha256Fingerprint(d)) : new Error(result.reason);
-  } catch (err) {
-    return err as Error;
-  } finally {
-    socket.destroy();
-  }
+  return grabAt(await listenOn(t.context.servers, proxy), keyShare);
 }
 
 test.serial(
@@ -501,17 +505,7 @@ async function grabTls12Through(
       }
     });
   });
-  const port = await listenOn(t.context.servers, proxy);
-  const socket = net.connect({ host: '127.0.0.1', port });
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  try {
-    const result = await grabCertificates(socket, 'a.probe.test');
-    return result.served ? result.certificates.map((d) => sha256Fingerprint(d)) : new Error(result.reason);
-  } catch (err) {
-    return err as Error;
-  } finally {
-    socket.destroy();
-  }
+  return grabAt(await listenOn(t.context.servers, proxy));
 }
 
 test.serial(
