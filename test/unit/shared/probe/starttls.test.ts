@@ -49,6 +49,24 @@ for (const protocol of STARTTLS_PROTOCOLS) {
   });
 }
 
+test('M6 S1 probe: STARTTLS smtp to a server that asks for another key share — the dialogue is repeated for Node’s client', async (t) => {
+  const { pki } = t.context;
+  // P-384 only: the grab's X25519 share gets a HelloRetryRequest, and the probe falls back on a second connection
+  const ctx = tls.createSecureContext({ cert: pki.fullchainPem, key: pki.leafKeyPem, ecdhCurve: 'P-384' });
+  const server = fakeStartTlsServer(FAKE_DIALOGUES.smtp, ctx);
+  let connections = 0;
+  server.on('connection', () => connections++);
+  const port = await listenOn(t.context.servers, server);
+  const o = await probeEndpoint({ host: '127.0.0.1', port, starttls: 'smtp', timeoutMs: 3000 });
+  t.true(o.ok, o.error?.message);
+  t.is(connections, 2);
+  t.is(o.protocol, 'TLSv1.3');
+  t.deepEqual(
+    o.chain.map((d) => sha256Fingerprint(d)),
+    [pki.leafPem, pki.intermediatePem].map((p) => sha256Fingerprint(pemToDer(p)))
+  );
+});
+
 const REFUSALS: Record<(typeof STARTTLS_PROTOCOLS)[number], [FakeDialogue, RegExp]> = {
   smtp: [
     {
