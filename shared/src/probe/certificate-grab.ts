@@ -70,6 +70,9 @@ const MESSAGE = {
 const MAX_RECORD = 16_384 + 2048;
 /** Most bytes read from a server before its flight must be complete: a long chain is far smaller. */
 const MAX_FLIGHT = 256 * 1024;
+const ALERT_WARNING = 1;
+const ALERT_CLOSE_NOTIFY = 0;
+const ALERT_USER_CANCELED = 90;
 /** Longest server name SNI carries (RFC 6066 §3: a HostName of at most 2^16 − 1 bytes; DNS names ≤ 253). */
 const MAX_SERVER_NAME = 255;
 
@@ -145,9 +148,17 @@ class Grab {
     this.handshake(fragment);
   }
 
-  private alert(fragment: Buffer): never {
+  /**
+   * Before TLS 1.3 a warning alert other than close_notify does not end the handshake (Apache sends
+   * `unrecognized_name` as a warning for an unknown SNI name; OpenSSL's client goes on), so neither does the grab. In
+   * TLS 1.3 every alert but a `user_canceled` warning is fatal (RFC 8446 §6).
+   */
+  private alert(fragment: Buffer): void {
     check(fragment.length === 2, 'a malformed alert');
-    throw alertFailure(fragment[1] as number);
+    const [level, description] = [fragment[0] as number, fragment[1] as number];
+    const warning = level === ALERT_WARNING && description !== ALERT_CLOSE_NOTIFY;
+    if (warning && (this.suite === undefined || description === ALERT_USER_CANCELED)) return;
+    throw alertFailure(description);
   }
 
   private handshake(fragment: Buffer): void {

@@ -305,6 +305,44 @@ test.serial('M6 probe: a server alert fails the grab with the alert’s name, as
   t.is(server.connections(), 2, 'one each: a failed grab is not retried with Node');
 });
 
+/** A proxy to `upstream` that sends `prefix` to the client before the server's first bytes. */
+async function prefixingProxy(t: { context: Ctx }, upstream: number, prefix: Buffer): Promise<number> {
+  const proxy = net.createServer((client) => {
+    client.on('error', () => undefined);
+    const server = net.connect({ host: '127.0.0.1', port: upstream });
+    server.on('error', () => client.destroy());
+    client.on('close', () => server.destroy());
+    client.on('data', (d: Buffer) => server.write(d));
+    let first = true;
+    server.on('data', (d: Buffer) => {
+      client.write(first ? Buffer.concat([prefix, d]) : d);
+      first = false;
+    });
+  });
+  return listenOn(t.context.servers, proxy);
+}
+
+test.serial(
+  'M6 probe: a warning alert before the ServerHello (Apache’s unrecognized_name) is passed over, a fatal one fails — as in Node’s client',
+  async (t) => {
+    const { pki } = t.context;
+    for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
+      const upstream = await serve(t, { cert: pki.fullchainPem, key: pki.leafKeyPem, maxVersion });
+      const warned = await prefixingProxy(t, upstream.port, Buffer.from([21, 3, 3, 0, 2, 1, 112]));
+      const grab = await probeEndpoint({ host: '127.0.0.1', port: warned, timeoutMs: 3000 });
+      const node = await probeEndpoint({ host: '127.0.0.1', port: warned, timeoutMs: 3000, handshake: 'node' });
+      t.true(grab.ok, `${maxVersion}: ${grab.error?.message ?? ''}`);
+      t.deepEqual(seen(grab), seen(node), maxVersion);
+      const fatal = await prefixingProxy(t, upstream.port, Buffer.from([21, 3, 3, 0, 2, 2, 112]));
+      const failed = await probeEndpoint({ host: '127.0.0.1', port: fatal, timeoutMs: 3000 });
+      t.is(failed.error?.code, 'HandshakeFailed', maxVersion);
+      t.regex(failed.error?.message ?? '', /alert unrecognized_name \(112\)/);
+      const nodeFailed = await probeEndpoint({ host: '127.0.0.1', port: fatal, timeoutMs: 3000, handshake: 'node' });
+      t.false(nodeFailed.ok, maxVersion);
+    }
+  }
+);
+
 /** A TCP server that sends `reply` to whatever it receives first, then does `after`. */
 async function raw(t: { context: Ctx }, reply: Buffer, after: 'end' | 'stay'): Promise<number> {
   const server = net.createServer((s) => {
