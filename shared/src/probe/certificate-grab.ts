@@ -27,7 +27,7 @@ import { publicKeyFromSpki } from '../x509/public-key';
 import { tbsFields } from '../x509/tbs';
 import { KEY_SHARE_GROUP, clientHello, offeredSuiteName } from './client-hello';
 import { GrabFailure, alertFailure, check, fail } from './grab-failure';
-import { readCertificateList } from './handshake-tap';
+import { readCertificateList } from './certificate-message';
 import {
   DOWNGRADE_SENTINELS,
   HELLO_RETRY_RANDOM,

@@ -16,6 +16,7 @@
  */
 import type net from 'node:net';
 import { Duplex } from 'node:stream';
+import { readCertificateList } from './certificate-message';
 import { TLS13_SUITES, recordDecrypter } from './tls13-keys';
 
 /** Most server bytes kept: a handshake flight with a long chain is far smaller. */
@@ -125,36 +126,6 @@ class HandshakeReader {
       p += 4 + length;
     }
   }
-}
-
-/**
- * The DER certificates of a Certificate message body (copies), in the order sent. TLS ≤ 1.2: certificate_list;
- * TLS 1.3: request context, then entries with their extensions (RFC 8446 §4.4.2).
- * @throws Error when the body does not parse
- */
-export function readCertificateList(body: Buffer, tls13: boolean): Buffer[] {
-  let p = 0;
-  if (tls13) {
-    need(body.length >= 1);
-    p += 1 + (body[0] as number);
-  }
-  need(body.length >= p + 3);
-  const end = p + 3 + body.readUIntBE(p, 3);
-  need(end <= body.length);
-  const out: Buffer[] = [];
-  for (p += 3; p < end;) {
-    need(p + 3 <= end);
-    const length = body.readUIntBE(p, 3);
-    need(length > 0 && p + 3 + length <= end);
-    out.push(Buffer.from(body.subarray(p + 3, p + 3 + length)));
-    p += 3 + length;
-    if (tls13) {
-      need(p + 2 <= end);
-      p += 2 + body.readUInt16BE(p);
-    }
-  }
-  need(p === end);
-  return out;
 }
 
 /** The server handshake traffic secret from the socket's key log lines (NSS key log format). */

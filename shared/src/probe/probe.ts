@@ -172,6 +172,19 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
   });
   deadline.catch(() => undefined);
 
+  /** A TCP connection within the budget; the probe destroys it whatever happens. */
+  const connectTo = async (address: string, family: number): Promise<net.Socket> => {
+    phase = 'connect';
+    const socket = (outer = openSocket(address, opts.port, family));
+    await Promise.race([connected(socket), deadline]);
+    return socket;
+  };
+  const dialogue = async (socket: net.Socket): Promise<void> => {
+    if (!opts.starttls) return;
+    phase = 'starttls';
+    await Promise.race([startTlsDialogue(socket, opts.starttls), deadline]);
+  };
+
   if (opts.socket) outer = opts.socket;
   try {
     if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)
@@ -206,19 +219,11 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
       }
       observation.address = address;
 
-      // TCP connect
-      phase = 'connect';
       const connectStarted = performance.now();
-      plain = outer = openSocket(address, opts.port, family);
-      await Promise.race([connected(plain), deadline]);
+      plain = await connectTo(address, family);
       observation.timings.connectMs = round(performance.now() - connectStarted);
     }
-
-    // STARTTLS
-    if (opts.starttls) {
-      phase = 'starttls';
-      await Promise.race([startTlsDialogue(plain, opts.starttls), deadline]);
-    }
+    await dialogue(plain);
 
     // TLS handshake: the grab (certificate-grab.ts), or Node's client where the grab cannot finish
     phase = 'handshake';
@@ -228,51 +233,15 @@ export async function probeEndpoint(opts: ProbeOptions): Promise<ProbeObservatio
       const grabbed = await Promise.race([grabCertificates(plain, servername), deadline]);
       if (grabbed.served) seen = { ...grabbed, chain: registerServed(grabbed.certificates) };
       else {
-        // a new connection for Node's client (the grab has spoken on this one)
+        // a new connection for Node's client (the grab has spoken on this one), to the address already resolved
         plain.destroy();
         const address = observation.address ?? opts.host;
-        phase = 'connect';
-        plain = outer = openSocket(address, opts.port, net.isIP(address));
-        await Promise.race([connected(plain), deadline]);
-        if (opts.starttls) {
-          phase = 'starttls';
-          await Promise.race([startTlsDialogue(plain, opts.starttls), deadline]);
-        }
+        plain = await connectTo(address, net.isIP(address));
+        await dialogue(plain);
         phase = 'handshake';
       }
     }
-    if (!seen) {
-      // The served certificates are read from the handshake's own bytes (handshake-tap.ts: Node 20's
-      // getPeerX509Certificate() leaks every served issuer).
-      const tap = new HandshakeTap(plain);
-      const keylog: Buffer[] = [];
-      const secure = tls.connect({
-        socket: tap,
-        secureContext: clientContext(),
-        rejectUnauthorized: false,
-        checkServerIdentity: () => undefined,
-        ...(servername ? { servername } : {}),
-      });
-      secure.on('keylog', (line: Buffer) => keylog.push(line));
-      outer = secure;
-      await Promise.race([
-        new Promise<void>((resolve, reject) => {
-          secure.once('secureConnect', resolve);
-          secure.once('error', reject);
-          secure.once('close', () => reject(new Error('connection closed during the handshake')));
-        }),
-        deadline,
-      ]);
-      secure.on('error', () => undefined);
-      const cipher = secure.getCipher();
-      seen = {
-        protocol: secure.getProtocol() ?? undefined,
-        cipher: cipher.standardName ?? cipher.name,
-        chain: servedChain(secure, servedCertificates(tap.received, keylog)),
-      };
-      tap.stop();
-      noteHandshakeVerification(secure, seen.chain);
-    }
+    seen ??= await nodeHandshake(plain, servername, deadline, (secure) => (outer = secure));
     observation.timings.handshakeMs = round(performance.now() - handshakeStarted);
     observation.protocol = seen.protocol;
     observation.cipher = seen.cipher;
@@ -297,6 +266,44 @@ interface Handshake {
   protocol: string | undefined;
   cipher: string | undefined;
   chain: Buffer[];
+}
+
+/**
+ * Node's TLS client on `plain`, within the probe's budget (`deadline`). The served certificates are read from the
+ * handshake's own bytes (handshake-tap.ts: Node 20's getPeerX509Certificate() leaks every served issuer).
+ * `onSocket` receives the TLS socket, which the caller destroys (the outermost socket).
+ */
+async function nodeHandshake(
+  plain: net.Socket,
+  servername: string | undefined,
+  deadline: Promise<never>,
+  onSocket: (secure: tls.TLSSocket) => void
+): Promise<Handshake> {
+  const tap = new HandshakeTap(plain);
+  const keylog: Buffer[] = [];
+  const secure = tls.connect({
+    socket: tap,
+    secureContext: clientContext(),
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+    ...(servername ? { servername } : {}),
+  });
+  secure.on('keylog', (line: Buffer) => keylog.push(line));
+  onSocket(secure);
+  await Promise.race([
+    new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+      secure.once('close', () => reject(new Error('connection closed during the handshake')));
+    }),
+    deadline,
+  ]);
+  secure.on('error', () => undefined);
+  const cipher = secure.getCipher();
+  const chain = servedChain(secure, servedCertificates(tap.received, keylog));
+  tap.stop();
+  noteHandshakeVerification(secure, chain);
+  return { protocol: secure.getProtocol() ?? undefined, cipher: cipher.standardName ?? cipher.name, chain };
 }
 
 /** A new TCP connection for the probe (errors after the connect are seen by the TLS layer or ignored). */
